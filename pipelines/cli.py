@@ -1,0 +1,88 @@
+"""The ``corebrain`` command: one entry point for the things a data engineer runs by hand.
+
+Each sub-command imports its heavy dependencies lazily so that ``corebrain --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from pipelines.settings import prepare_environment
+    from pipelines.simulate.cli import run_simulate
+
+    paths = prepare_environment()
+    return run_simulate(args, paths)
+
+
+def _import_movielens(args: argparse.Namespace) -> int:
+    from pipelines.movielens import import_movielens
+    from pipelines.settings import prepare_environment
+
+    paths = prepare_environment()
+    summary = import_movielens(args.source, paths.landing, max_days=args.max_days)
+    print(summary)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import run_demo
+
+    return run_demo(days=args.days, users=args.users, items=args.items, seed=args.seed,
+                    extra_cycles=args.extra_cycles)
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from pipelines.ui import run_ui
+
+    return run_ui(dagster_port=args.dagster_port, mlflow_port=args.mlflow_port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="corebrain", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="write landing files of the sample poster shop")
+    from_simulator = _simulator_arguments()
+    if from_simulator is not None:
+        from_simulator(sim)
+    sim.set_defaults(func=_simulate)
+
+    ml = sub.add_parser("import-movielens", help="write a MovieLens folder (ml-100k) as landing files")
+    ml.add_argument("source", help="folder holding ml-100k.inter (and optionally ml-100k.item)")
+    ml.add_argument("--max-days", type=int, default=None, help="only the first N days of the log")
+    ml.set_defaults(func=_import_movielens)
+
+    demo = sub.add_parser("demo", help="simulate a shop and run the nightly pipeline over it")
+    demo.add_argument("--days", type=int, default=30)
+    demo.add_argument("--users", type=int, default=600)
+    demo.add_argument("--items", type=int, default=300)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--extra-cycles", type=int, default=2)
+    demo.set_defaults(func=_demo)
+
+    ui = sub.add_parser("ui", help="Dagster UI and MLflow UI on 127.0.0.1")
+    ui.add_argument("--dagster-port", type=int, default=3000)
+    ui.add_argument("--mlflow-port", type=int, default=5000)
+    ui.set_defaults(func=_ui)
+    return parser
+
+
+def _simulator_arguments():
+    """The simulator owns its flags (``pipelines.simulate.cli.add_arguments``)."""
+    try:
+        from pipelines.simulate.cli import add_arguments
+    except ImportError:  # pragma: no cover - only while the simulator is absent
+        return None
+    return add_arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
