@@ -1,0 +1,38 @@
+# The README's commands. Everything installs into .venv; all state goes under $COREBRAIN_HOME
+# (default ./.corebrain).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+.PHONY: install prepare demo test ui bench bench-ml1m lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# the dbt manifest must exist before Dagster imports the definitions
+prepare: install
+	$(PY) -m pipelines.prepare
+
+demo: prepare
+	$(BIN)/corebrain demo
+
+test: prepare
+	$(BIN)/pytest -q
+
+ui: prepare
+	$(BIN)/corebrain ui
+
+bench: prepare
+	$(PY) benchmarks/ml1m.py
+
+lint: install
+	$(BIN)/ruff check pipelines models tests benchmarks
+
+clean:
+	rm -rf .corebrain dbt_project/target dbt_project/logs
