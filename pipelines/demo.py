@@ -1,0 +1,132 @@
+"""``corebrain demo``: the whole product on a laptop in a few minutes.
+
+Simulates the sample shop, runs the ``nightly`` job over the first days as ONE backfill run (the
+same job the schedule runs, over a partition range), then two more nightly cycles each with a new
+day of data, so that the gate decides three times. Runs go through the real Dagster instance under
+``$COREBRAIN_HOME/dagster_home``, so they appear in ``make ui`` afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+from pipelines.settings import REGISTERED_MODEL_NAME, prepare_environment
+
+
+def demo_dates(days: int, extra_cycles: int, today: dt.date) -> tuple[dt.date, dt.date, list[dt.date]]:
+    """(first day, last day of the initial range, the extra nightly days); the last one is yesterday."""
+    if days < 2:
+        raise ValueError("the demo needs at least 2 days of data (a training window and a holdout)")
+    last_nightly = today - dt.timedelta(days=1)
+    extra = [last_nightly - dt.timedelta(days=i) for i in reversed(range(extra_cycles))]
+    initial_end = last_nightly - dt.timedelta(days=extra_cycles)
+    start = initial_end - dt.timedelta(days=days - 1)
+    return start, initial_end, extra
+
+
+def _run_nightly(defs, instance, first: dt.date, last: dt.date) -> dict:
+    job = defs.resolve_job_def("nightly")
+    tags = ({} if first == last else {"dagster/asset_partition_range_start": first.isoformat(),
+                                       "dagster/asset_partition_range_end": last.isoformat()})
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=first.isoformat() if first == last else None,
+        tags=tags,
+        raise_on_error=False,
+    )
+    seconds = time.perf_counter() - started
+    gate = _gate_metadata(result)
+    return {"run_id": result.run_id, "success": result.success, "seconds": seconds, "gate": gate}
+
+
+def _gate_metadata(result) -> dict:
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        if mat.asset_key.to_user_string() == "champion":
+            return {key: value.value for key, value in mat.metadata.items()}
+    return {}
+
+
+def _print_cycle(label: str, cycle: dict) -> None:
+    gate = cycle["gate"]
+    status = "ok" if cycle["success"] else "FAILED"
+    print(f"\n== {label}: run {cycle['run_id'][:8]} {status} in {cycle['seconds']:.0f} s")
+    if not gate:
+        print("   (no gate decision recorded; see the run in the Dagster UI)")
+        return
+    print(f"   challenger v{gate.get('challenger_version')}: {gate.get('decision')}")
+    for reason in str(gate.get("reasons", "")).split("\n"):
+        if reason:
+            print(f"     - {reason}")
+
+
+def run_demo(days: int = 30, users: int = 600, items: int = 300, seed: int = 7,
+             extra_cycles: int = 2, today: dt.date | None = None) -> int:
+    paths = prepare_environment()
+    today = today or dt.datetime.now(dt.UTC).date()
+    start, initial_end, extra = demo_dates(days, extra_cycles, today)
+
+    from pipelines.simulate import simulate_shop
+
+    print(f"corebrain demo in {paths.home}")
+    print(f"simulating the poster shop: {users} users, {items} items, {start} .. {extra[-1] if extra else initial_end}")
+    sim = simulate_shop(paths.home, days=days + extra_cycles, users=users, items=items, seed=seed,
+                        start_date=start)
+    print(f"   {sim}")
+
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    wall = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        cycles = [("backfill " + f"{start} .. {initial_end} (one run)",
+                   _run_nightly(defs, instance, start, initial_end))]
+        for day in extra:
+            cycles.append((f"nightly {day}", _run_nightly(defs, instance, day, day)))
+    for label, cycle in cycles:
+        _print_cycle(label, cycle)
+
+    ok = all(cycle["success"] for _, cycle in cycles)
+    print(f"\npipeline wall time: {time.perf_counter() - wall:.0f} s")
+    _print_champion(paths)
+    return 0 if ok else 1
+
+
+def _print_champion(paths) -> None:
+    import mlflow
+    import mlflow.pyfunc
+    import pandas as pd
+
+    from pipelines.gate.aliases import CHAMPION, version_for_alias
+
+    client = mlflow.MlflowClient(paths.mlflow_tracking_uri)
+    champion = version_for_alias(client, REGISTERED_MODEL_NAME, CHAMPION)
+    if champion is None:
+        print("no champion: every challenger failed the gate (see the reasons above)")
+        return
+    metrics = {k: v for k, v in champion.tags.items() if k.startswith("gate.")}
+    print(f"champion: {REGISTERED_MODEL_NAME} version {champion.version} (run {champion.run_id[:8]})")
+    print("   " + json.dumps(metrics, indent=None)[:600])
+    history = _sample_history(paths)
+    if history:
+        model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL_NAME}@{CHAMPION}")
+        top = model.predict(pd.DataFrame({"history": [history]}), params={"k": 10})["items"][0]
+        print(f"sample recommendation for a history ending {history[-5:]}:\n   {list(top)}")
+
+
+def _sample_history(paths) -> list[str]:
+    import pyarrow.parquet as pq
+
+    from pipelines.shards import latest_shards_dir
+
+    shards = latest_shards_dir(paths)
+    if shards is None or not (shards / "holdout.parquet").exists():
+        return []
+    table = pq.read_table(shards / "holdout.parquet", columns=["item_idx"]).slice(0, 1).to_pylist()
+    items = pq.read_table(shards / "items.parquet").to_pylist()
+    names = {row["item_idx"]: row["item_id"] for row in items}
+    return [names[i] for i in table[0]["item_idx"] if i in names] if table else []
