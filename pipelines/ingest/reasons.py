@@ -23,6 +23,7 @@ MISSING_EVENT_TYPE = "MISSING_EVENT_TYPE"      # event_type is null or empty
 UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"      # event_type not one of view, search, add_to_cart, purchase
 MISSING_ITEM_ID = "MISSING_ITEM_ID"            # an item event (view, add_to_cart, purchase) or an item row without item_id
 MISSING_QUERY = "MISSING_QUERY"                # a search event without a (non-empty) query
+DUPLICATE_ITEM_ID = "DUPLICATE_ITEM_ID"        # catalogue: item_id already delivered in an earlier file or row; first wins
 
 # --- row-level: values --------------------------------------------------------------------------
 STRING_TOO_LONG = "STRING_TOO_LONG"            # an id over 128 chars, a query over 512, any other string over 4096
@@ -33,7 +34,7 @@ WRONG_TYPE = "WRONG_TYPE"                      # a value of the wrong type (e.g.
 BROKEN_JSON_LINE = "BROKEN_JSON_LINE"          # a JSONL line that is not valid JSON, or not a JSON object
 BROKEN_CSV_ROW = "BROKEN_CSV_ROW"              # a CSV row with a different number of fields than the header
 
-# --- file-level (source_row = -1 unless stated) --------------------------------------------------
+# --- file-level (source_row = 0 unless stated) --------------------------------------------------
 EMPTY_FILE = "EMPTY_FILE"                      # a file with no bytes or no rows (one quarantine row, counts as 0 rows read)
 CORRUPT_FILE = "CORRUPT_FILE"                  # a truncated or corrupt Parquet file, or unreadable file (one quarantine row)
 MISSING_COLUMNS = "MISSING_COLUMNS"            # required columns absent: the whole file is rejected, one quarantine row per data row
@@ -43,11 +44,12 @@ UNSUPPORTED_FILE = "UNSUPPORTED_FILE"          # a file whose extension is not .
 ALL_REASONS: tuple[str, ...] = (
     MISSING_EVENT_ID, MISSING_USER_ID, DUPLICATE_EVENT_ID,
     MISSING_TS, BAD_TS, TS_IN_FUTURE, TS_BEFORE_FLOOR,
-    MISSING_EVENT_TYPE, UNKNOWN_EVENT_TYPE, MISSING_ITEM_ID, MISSING_QUERY,
+    MISSING_EVENT_TYPE, UNKNOWN_EVENT_TYPE, MISSING_ITEM_ID, MISSING_QUERY, DUPLICATE_ITEM_ID,
     STRING_TOO_LONG, INVALID_UTF8, WRONG_TYPE,
     BROKEN_JSON_LINE, BROKEN_CSV_ROW,
     EMPTY_FILE, CORRUPT_FILE, MISSING_COLUMNS, UNSAFE_PATH, UNSUPPORTED_FILE,
 )
 
-# File-level codes describe a file, not a data row: they do not count as rows read.
+# File-level codes describe a whole file, not a data row: their quarantine row has ``source_row = 0``
+# and they are counted as ``files_rejected``, not as rows read (the file's rows cannot be counted).
 FILE_LEVEL_REASONS: frozenset[str] = frozenset({EMPTY_FILE, CORRUPT_FILE, UNSAFE_PATH, UNSUPPORTED_FILE})

@@ -1,0 +1,171 @@
+"""Ingest one landing day: landing files -> validated lake Parquet + quarantine, with a report.
+
+Pure of Dagster: paths and settings in, files and a :class:`DayReport` out. Every data row read is
+either accepted or quarantined (``rows_read == accepted + quarantined``); files that cannot be read
+at all are one quarantine entry each (``source_row = 0``) and counted as ``files_rejected``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pipelines.ingest import reasons
+from pipelines.ingest.contract import EVENT_COLUMNS, REQUIRED_COLUMNS, IngestSettings
+from pipelines.ingest.dedupe import earlier_event_files, prior_event_ids
+from pipelines.ingest.lake import EVENT_SCHEMA, QUARANTINE_SCHEMA, replace_landing_day, table_from_rows
+from pipelines.ingest.landing import list_landing_folder
+from pipelines.ingest.readers import RawRow, read_landing_file
+from pipelines.ingest.validate import Event, Rejected, best_effort_user_id, validate_row
+from pipelines.settings import CorebrainPaths
+
+MAX_RAW_CHARS = 1_000_000
+
+
+@dataclass
+class DayReport:
+    landing_day: date
+    landing_folder_found: bool = False
+    files_read: int = 0
+    files_rejected: int = 0
+    rows_read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    reasons: Counter = field(default_factory=Counter)        # every quarantine entry, file-level too
+    file_errors: dict[str, str] = field(default_factory=dict)
+    schema_drift: dict[str, list[str]] = field(default_factory=dict)
+    event_days: dict[str, int] = field(default_factory=dict)
+    hidden_files: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_read == self.accepted + self.quarantined
+
+    @property
+    def quarantine_share(self) -> float:
+        return self.quarantined / self.rows_read if self.rows_read else 0.0
+
+    @property
+    def late_days(self) -> dict[str, int]:
+        """Accepted rows whose event day is before the landing day, per event day."""
+        return {d: n for d, n in self.event_days.items() if d < self.landing_day.isoformat()}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "landing_day": self.landing_day.isoformat(), "landing_folder_found": self.landing_folder_found,
+            "files_read": self.files_read, "files_rejected": self.files_rejected,
+            "rows_read": self.rows_read, "accepted": self.accepted, "quarantined": self.quarantined,
+            "reconciles": self.reconciles, "quarantine_share": round(self.quarantine_share, 6),
+            "quarantined_by_reason": dict(sorted(self.reasons.items())),
+            "file_errors": self.file_errors, "schema_drift": self.schema_drift,
+            "event_days": self.event_days, "late_days": self.late_days, "hidden_files": self.hidden_files,
+        }
+
+
+def _quarantine_row(source_file: str, row: int, reason: str, detail: str, raw: str, landing_day: date,
+                    user_id: str | None) -> tuple:
+    return (source_file, row, reason, detail, raw[:MAX_RAW_CHARS], landing_day, user_id)
+
+
+def ingest_landing_day(paths: CorebrainPaths, landing_day: date, settings: IngestSettings) -> DayReport:
+    """Read ``landing/events/date=D/``, validate, dedupe, and rewrite D's lake and quarantine files."""
+    report = DayReport(landing_day=landing_day)
+    folder = paths.landing_events / f"date={landing_day.isoformat()}"
+    report.landing_folder_found = folder.exists()
+    entries, report.hidden_files = list_landing_folder(folder, paths.landing)
+    quarantine: list[tuple] = []
+    candidates: list[tuple[Event, str, int]] = []
+
+    def reject(source_file: str, row: RawRow, reason: str, detail: str) -> None:
+        quarantine.append(_quarantine_row(source_file, row.source_row, reason, detail, row.raw_text(),
+                                          landing_day, best_effort_user_id(row.values)))
+
+    for entry in entries:
+        if entry.path is None:
+            quarantine.append(_quarantine_row(entry.source_file, 0, entry.reason or reasons.UNSAFE_PATH,
+                                              entry.detail or "", "", landing_day, None))
+            report.files_rejected += 1
+            report.file_errors[entry.source_file] = f"{entry.reason}: {entry.detail}"
+            continue
+        read = read_landing_file(entry.path)
+        if read.error is not None:
+            reason, detail = read.error
+            quarantine.append(_quarantine_row(entry.source_file, 0, reason, detail, "", landing_day, None))
+            report.files_rejected += 1
+            report.file_errors[entry.source_file] = f"{reason}: {detail}"
+            continue
+        report.files_read += 1
+        missing = [c for c in REQUIRED_COLUMNS if c not in read.columns]
+        extra = [c for c in read.columns if c not in EVENT_COLUMNS]
+        if extra:
+            report.schema_drift[entry.source_file] = extra
+        if missing:
+            report.file_errors[entry.source_file] = (
+                f"{reasons.MISSING_COLUMNS}: required columns {missing} absent; whole file rejected "
+                f"({len(read.rows)} rows quarantined)")
+        for row in read.rows:
+            report.rows_read += 1
+            if row.error is not None:
+                reject(entry.source_file, row, *row.error)
+            elif missing:
+                reject(entry.source_file, row, reasons.MISSING_COLUMNS,
+                       f"file lacks required columns {missing}: whole file rejected")
+            else:
+                try:
+                    event = validate_row(row.values or {}, landing_day, settings)
+                except Rejected as rejected:
+                    reject(entry.source_file, row, rejected.reason, rejected.detail)
+                else:
+                    candidates.append((event, entry.source_file, row.source_row, row))
+
+    accepted = _dedupe(paths, landing_day, candidates, reject)
+    by_day: dict[date, list[tuple]] = {}
+    for event, source_file, source_row, _row in accepted:
+        by_day.setdefault(event.ts.date(), []).append(
+            (event.event_id, event.ts, event.user_id, event.session_id, event.event_type, event.item_id,
+             event.query, event.market, event.price, source_file, source_row))
+    quarantine.sort(key=lambda q: (q[0], q[1], q[2]))
+    written = replace_landing_day(
+        paths.lake_events, paths.lake_quarantine, landing_day,
+        {day: table_from_rows(rows, EVENT_SCHEMA) for day, rows in by_day.items()},
+        table_from_rows(quarantine, QUARANTINE_SCHEMA))
+    report.accepted = len(accepted)
+    report.quarantined = len(quarantine) - report.files_rejected
+    report.reasons = Counter(q[2] for q in quarantine)
+    report.event_days = {day.isoformat(): len(rows) for day, rows in sorted(by_day.items())}
+    report.written = [p.relative_to(paths.home).as_posix() for p in written]
+    return report
+
+
+def _dedupe(paths: CorebrainPaths, landing_day: date, candidates: list[tuple], reject) -> list[tuple]:
+    """First copy wins within the day (file name, row), then against earlier landing days."""
+    seen: dict[str, str] = {}
+    firsts: list[tuple] = []
+    for candidate in candidates:
+        event, source_file, source_row, row = candidate
+        if event.event_id in seen:
+            reject(source_file, row, reasons.DUPLICATE_EVENT_ID, f"first seen in {seen[event.event_id]}")
+        else:
+            seen[event.event_id] = f"{source_file} row {source_row}"
+            firsts.append(candidate)
+    prior = prior_event_ids(earlier_event_files(paths.lake_events, landing_day),
+                            [c[0].event_id for c in firsts])
+    if not prior:
+        return firsts
+    kept = []
+    for candidate in firsts:
+        event, source_file, _source_row, row = candidate
+        if event.event_id in prior:
+            reject(source_file, row, reasons.DUPLICATE_EVENT_ID,
+                   f"first seen in an earlier landing day: {prior[event.event_id]}")
+        else:
+            kept.append(candidate)
+    return kept
+
+
+def ingest_landing_days(paths: CorebrainPaths, days: list[date], settings: IngestSettings) -> list[DayReport]:
+    """Days in order, so that within one backfill run earlier days win the dedupe."""
+    return [ingest_landing_day(paths, day, settings) for day in sorted(set(days))]
