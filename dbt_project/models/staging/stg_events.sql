@@ -1,0 +1,45 @@
+-- Accepted lake events, typed and normalised, one row per event_id (the first landed wins: ingest
+-- already dedupes, this keeps the marts safe if a landing day is rewritten under another name).
+with source as (
+    select * from {{ lake_source('events') }}
+),
+
+typed as (
+    select
+        trim(event_id) as event_id,
+        ts,
+        trim(user_id) as user_id,
+        nullif(trim(session_id), '') as session_id,
+        lower(trim(event_type)) as event_type,
+        nullif(trim(item_id), '') as item_id,
+        nullif(regexp_replace(trim("query"), '\s+', ' ', 'g'), '') as "query",
+        nullif(lower(trim(market)), '') as market,
+        price,
+        source_file,
+        source_row,
+        "date" as lake_date,
+        regexp_extract(filename, 'landed=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) as landed_date
+    from source
+)
+
+select
+    event_id,
+    ts,
+    cast(epoch_ms(ts) // 1000 as bigint) as ts_unix,
+    cast(ts as date) as event_date,
+    user_id,
+    session_id,
+    event_type,
+    cast({{ event_type_code('event_type') }} as tinyint) as event_type_code,
+    item_id,
+    "query",
+    market,
+    price,
+    source_file,
+    source_row,
+    lake_date,
+    nullif(landed_date, '') as landed_date
+from typed
+qualify row_number() over (
+    partition by event_id order by landed_date, source_file, source_row, ts
+) = 1
