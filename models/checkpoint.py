@@ -1,0 +1,86 @@
+"""Checkpoints: atomic writes (a kill -9 mid-write leaves the previous file intact), loading a model
+back for inference, and warm start into a grown vocabulary (old item ids keep their rows)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from models.model import CoreModel, ModelConfig
+
+
+def save_atomic(obj: dict, path: str | Path) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def resolve(path: str | Path, prefer: str = "best.pt") -> Path:
+    """A checkpoint file, or a training out_dir holding ``prefer`` (else checkpoint.pt)."""
+    p = Path(path)
+    if p.is_dir():
+        for name in (prefer, "best.pt", "checkpoint.pt"):
+            if (p / name).exists():
+                return p / name
+        raise FileNotFoundError(f"no best.pt or checkpoint.pt in {p}")
+    if not p.exists():
+        raise FileNotFoundError(f"checkpoint {p} does not exist")
+    return p
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    return torch.load(resolve(path), map_location="cpu", weights_only=False)
+
+
+def model_from_checkpoint(ckpt: dict) -> CoreModel:
+    model = CoreModel(ModelConfig(**ckpt["model_config"]))
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model
+
+
+def load_model(path: str | Path) -> tuple[CoreModel, dict]:
+    """(model in eval mode, the checkpoint dict with item_ids, item_counts, metrics)."""
+    ckpt = load_checkpoint(path)
+    return model_from_checkpoint(ckpt), ckpt
+
+
+ITEM_TABLES = ("embed.item.weight", "out_items.weight")
+
+
+def warm_start_state(model: CoreModel, old: dict, new_item_ids: list) -> list[str]:
+    """Copy a previous version's weights into ``model`` whose vocabulary may have grown.
+
+    Old item ids must keep their meaning (the vocabulary is append-only): a changed id is an error,
+    not a silent remap. New items keep their fresh initialisation. Returns notes for the log.
+    """
+    old_ids = old.get("item_ids")
+    old_n = ModelConfig(**old["model_config"]).n_items
+    if old_ids is not None:
+        for i in range(1, min(len(old_ids), len(new_item_ids))):
+            if old_ids[i] != new_item_ids[i]:
+                raise ValueError(f"warm start: item_idx {i} was {old_ids[i]!r}, now {new_item_ids[i]!r}; "
+                                 "the item vocabulary must be append-only")
+    if model.cfg.n_items < old_n:
+        raise ValueError(f"warm start: vocabulary shrank from {old_n} to {model.cfg.n_items} items")
+    state = model.state_dict()
+    notes = []
+    for name, w in old["model"].items():
+        if name not in state:
+            notes.append(f"skipped {name} (not in the new model)")
+            continue
+        if name in ITEM_TABLES:
+            state[name][: w.shape[0]] = w
+        elif state[name].shape != w.shape:
+            raise ValueError(f"warm start: {name} has shape {tuple(w.shape)}, new model {tuple(state[name].shape)}; "
+                             "only the item vocabulary may change")
+        else:
+            state[name] = w
+    model.load_state_dict(state)
+    notes.append(f"warm start: {old_n} old items kept, {model.cfg.n_items - old_n} new")
+    return notes

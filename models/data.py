@@ -1,0 +1,293 @@
+"""Training shards (contracts.md section 3) -> flat arrays -> padded batches, with no per-token Python.
+
+A ``SequenceStore`` holds every user's events as flat numpy arrays plus row offsets (CSR); batches
+are gathered from it with vectorised index arithmetic. Missing fields (no timestamps, no event types,
+no searches) become id 0, "unknown", so any business's shards load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import torch
+
+from models.model import Batch
+from models.tokens import gap_bucket, query_ngrams
+
+SHARDS_FORMAT = "corebrain-shards/1"
+
+
+class ShardError(ValueError):
+    """The shards do not meet the contract; the message says what and where."""
+
+
+@dataclass
+class SequenceStore:
+    user_ids: list[str]
+    offsets: np.ndarray          # (U+1,) int64
+    items: np.ndarray            # (E,) int64, 0 = no item
+    types: np.ndarray            # (E,) int64, 0 = unknown
+    gaps: np.ndarray             # (E,) int64, bucket of the gap from the user's previous event, 0 = unknown
+    query_ids: np.ndarray        # (E,) int64 row of ``ngram_table``, 0 = no query
+    ngram_table: np.ndarray      # (Q+1, G) int64 hashed n-gram ids, row 0 = none
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def take(self, rows: np.ndarray) -> SequenceStore:
+        """A new store with only the given users (in that order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lens = self.lengths[rows]
+        idx = _ranges(self.offsets[rows], lens)
+        offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+        return SequenceStore([self.user_ids[r] for r in rows], offsets, self.items[idx], self.types[idx],
+                             self.gaps[idx], self.query_ids[idx], self.ngram_table,
+                             {k: v[rows] for k, v in self.extra.items()})
+
+    def truncate(self, new_lengths: np.ndarray) -> SequenceStore:
+        """Keep the first ``new_lengths[u]`` events of each user."""
+        new_lengths = np.asarray(new_lengths, dtype=np.int64)
+        idx = _ranges(self.offsets[:-1], new_lengths)
+        offsets = np.concatenate([[0], np.cumsum(new_lengths)]).astype(np.int64)
+        return SequenceStore(self.user_ids, offsets, self.items[idx], self.types[idx], self.gaps[idx],
+                             self.query_ids[idx], self.ngram_table, dict(self.extra))
+
+    def item_counts(self, n_items: int) -> np.ndarray:
+        """How often each item id occurs (index 0 unused): the popularity baseline."""
+        c = np.bincount(self.items, minlength=n_items + 1)[: n_items + 1].astype(np.int64)
+        c[0] = 0
+        return c
+
+
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(s, s + n) for each (s, n), vectorised."""
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    row_start = np.repeat(np.cumsum(lens) - lens, lens)
+    return np.repeat(starts, lens) + (np.arange(total) - row_start)
+
+
+# ---- reading shards ------------------------------------------------------------------------------
+
+def _flat_list(table: pa.Table, name: str, lengths: np.ndarray, default, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten list column ``name`` aligned with the item lists; (values, known) with defaults where
+    the column, a row's list or an element is null."""
+    total = int(lengths.sum())
+    out = np.full(total, default, dtype=dtype)
+    known = np.zeros(total, dtype=bool)
+    if name not in table.column_names:
+        return out, known
+    arr = table[name].combine_chunks()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    row_valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    lens = pc.fill_null(pc.list_value_length(arr), 0).to_numpy().astype(np.int64)
+    bad = row_valid & (lens != lengths)
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise ShardError(f"column {name!r} row {r}: list length {lens[r]} != item_idx length {lengths[r]}")
+    values = arr.flatten()
+    pos = np.repeat(row_valid, lengths)
+    elem_known = values.is_valid().to_numpy(zero_copy_only=False)
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        vals = np.array(values.to_pylist(), dtype=object)
+        vals[~elem_known] = default
+    else:
+        vals = pc.fill_null(values, default).to_numpy(zero_copy_only=False).astype(dtype)
+    out[pos] = vals
+    known[pos] = elem_known
+    return out, known
+
+
+def store_from_table(table: pa.Table, n_ngram_buckets: int = 4096) -> SequenceStore:
+    """One row per user with list columns item_idx, event_type, ts, query (all but item_idx optional)."""
+    if "item_idx" not in table.column_names or "user_id" not in table.column_names:
+        raise ShardError(f"shard needs columns user_id and item_idx, has {table.column_names}")
+    item_arr = table["item_idx"].combine_chunks()
+    if item_arr.null_count:
+        raise ShardError(f"item_idx is null in {item_arr.null_count} rows")
+    lengths = pc.list_value_length(item_arr).to_numpy().astype(np.int64)
+    items, _ = _flat_list(table, "item_idx", lengths, 0, np.int64)
+    if (items < 0).any():
+        raise ShardError("negative item_idx")
+    types, _ = _flat_list(table, "event_type", lengths, 0, np.int64)
+    types = np.where((types >= 0) & (types <= 4), types, 0)
+    ts, ts_known = _flat_list(table, "ts", lengths, 0, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    first = np.zeros(len(items), dtype=bool)
+    first[offsets[:-1][lengths > 0]] = True
+    prev_ts = np.concatenate([[0], ts[:-1]])
+    prev_known = np.concatenate([[False], ts_known[:-1]])
+    gaps = gap_bucket(ts - prev_ts, ts_known & prev_known & ~first)
+    queries, q_known = _flat_list(table, "query", lengths, "", object)
+    query_ids = np.zeros(len(items), dtype=np.int64)
+    ngram_table = np.zeros((1, 0), dtype=np.int64)
+    has_q = q_known & (queries != "")
+    if has_q.any():
+        uniq, inv = np.unique(queries[has_q].astype(str), return_inverse=True)
+        grams = [query_ngrams(q, n_ngram_buckets) for q in uniq]
+        g = max(1, max(len(x) for x in grams))
+        ngram_table = np.zeros((len(uniq) + 1, g), dtype=np.int64)
+        for i, x in enumerate(grams):
+            ngram_table[i + 1, : len(x)] = x
+        query_ids[has_q] = inv + 1
+    extra = {}
+    for col in ("target_item_idx", "target_ts"):
+        if col in table.column_names:
+            extra[col] = pc.fill_null(table[col], 0).to_numpy().astype(np.int64)
+    extra["last_ts"] = np.where(lengths > 0, ts[np.maximum(offsets[1:] - 1, 0)], 0) if len(ts) else np.zeros(0)
+    extra["last_ts_known"] = (np.where(lengths > 0, ts_known[np.maximum(offsets[1:] - 1, 0)], False)
+                              if len(ts) else np.zeros(0, dtype=bool))
+    user_ids = [str(u) for u in table["user_id"].to_pylist()]
+    return SequenceStore(user_ids, offsets, items, types, gaps, query_ids, ngram_table, extra)
+
+
+def concat_tables(paths: list[Path]) -> pa.Table:
+    tables = [pq.read_table(p) for p in paths]
+    return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+
+
+@dataclass
+class Shards:
+    root: Path
+    manifest: dict
+    item_ids: list[str | None]   # index = item_idx; [0] is None
+    train_files: list[Path]
+    holdout_file: Path | None
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids) - 1
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def open_shards(shards_dir: str | Path, verify: bool = True) -> Shards:
+    """Read manifest.json and items.parquet; check files exist (and their sha256 when ``verify``)."""
+    root = Path(shards_dir)
+    mpath = root / "manifest.json"
+    if not mpath.exists():
+        raise ShardError(f"no manifest.json in {root}")
+    manifest = json.loads(mpath.read_text())
+    if manifest.get("format") != SHARDS_FORMAT:
+        raise ShardError(f"{mpath}: format {manifest.get('format')!r}, expected {SHARDS_FORMAT!r}")
+    files = manifest.get("files", [])
+    for f in files:
+        p = root / f["path"]
+        if not p.exists():
+            raise ShardError(f"manifest lists {f['path']} but {p} does not exist")
+        if verify and f.get("sha256") and _sha256(p) != f["sha256"]:
+            raise ShardError(f"sha256 mismatch for {p}: the shard changed after the manifest was written")
+    train = sorted(root / f["path"] for f in files if f.get("role") == "train")
+    if not train:
+        train = sorted(root.glob("train-*.parquet"))
+    if not train:
+        raise ShardError(f"no train shards in {root}")
+    holdout = [root / f["path"] for f in files if f.get("role") == "holdout"]
+    holdout_file = holdout[0] if holdout else (root / "holdout.parquet" if (root / "holdout.parquet").exists() else None)
+    items = pq.read_table(root / "items.parquet")
+    idx = items["item_idx"].to_numpy().astype(np.int64)
+    ids = items["item_id"].to_pylist()
+    n = int(idx.max()) if len(idx) else 0
+    if len(idx) and (idx.min() < 1 or len(np.unique(idx)) != len(idx)):
+        raise ShardError("items.parquet: item_idx must be unique and start from 1")
+    item_ids: list[str | None] = [None] * (n + 1)
+    for i, s in zip(idx.tolist(), ids, strict=True):
+        item_ids[i] = None if s is None else str(s)
+    return Shards(root, manifest, item_ids, train, holdout_file)
+
+
+def load_train_store(shards: Shards, rank: int = 0, world_size: int = 1, n_ngram_buckets: int = 4096) -> SequenceStore:
+    """This rank's users: its own files when there are enough, else every ``world_size``-th row."""
+    files = shards.train_files
+    if world_size > 1 and len(files) >= world_size:
+        return store_from_table(concat_tables(files[rank::world_size]), n_ngram_buckets)
+    store = store_from_table(concat_tables(files), n_ngram_buckets)
+    if world_size > 1:
+        store = store.take(np.arange(rank, store.n_users, world_size))
+    return store
+
+
+def split_last_item(store: SequenceStore) -> tuple[SequenceStore, np.ndarray, np.ndarray]:
+    """Leave-last-out validation: (store cut before each user's last item event, rows with a target,
+    their target items). Users with fewer than 2 item events keep their whole history, no target."""
+    n = store.lengths
+    is_item = store.items > 0
+    # index of the last item event of each user, -1 if none; count of item events
+    pos = np.where(is_item, np.arange(len(store.items)), -1)
+    row_of = np.repeat(np.arange(store.n_users), n)
+    last = np.full(store.n_users, -1, dtype=np.int64)
+    np.maximum.at(last, row_of, pos)
+    count = np.bincount(row_of, weights=is_item, minlength=store.n_users)
+    has = (count >= 2) & (last >= 0)
+    new_len = np.where(has, last - store.offsets[:-1], n)
+    targets = np.where(has, store.items[np.maximum(last, 0)], 0)
+    rows = np.flatnonzero(has)
+    return store.truncate(new_len), rows, targets[rows]
+
+
+# ---- batches -------------------------------------------------------------------------------------
+
+def make_batch(store: SequenceStore, rows: np.ndarray, max_len: int, train: bool,
+               ends: np.ndarray | None = None) -> Batch:
+    """Left-padded batch of the users ``rows``. Training: inputs are the last ``max_len`` events
+    before each user's final one and targets the next event; inference: the last ``max_len`` events.
+    ``ends`` (optional) cuts each user's sequence at that length first (random crops)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = store.offsets[rows]
+    stop = store.offsets[rows + 1] if ends is None else starts + ends
+    n = stop - starts
+    window = np.minimum(n, max_len + 1) if train else np.minimum(n, max_len)
+    last = stop - 1 if train else stop          # exclusive end of the inputs
+    L = max(int((window - 1).max()) if train else int(window.max()), 1)
+    p = last[:, None] - L + np.arange(L)[None, :]
+    valid = p >= (stop - window)[:, None]
+    pc_ = np.where(valid, p, 0)
+    items = np.where(valid, store.items[pc_], 0)
+    b = Batch(
+        items=torch.from_numpy(items),
+        types=torch.from_numpy(np.where(valid, store.types[pc_], 0)),
+        gaps=torch.from_numpy(np.where(valid, store.gaps[pc_], 0)),
+        ngrams=torch.from_numpy(store.ngram_table[np.where(valid, store.query_ids[pc_], 0)]),
+        valid=torch.from_numpy(valid),
+    )
+    if train:
+        tp = np.where(valid, p + 1, 0)
+        b.target_items = torch.from_numpy(np.where(valid, store.items[tp], 0))
+        b.target_gaps = torch.from_numpy(np.where(valid, store.gaps[tp], 0))
+    return b
+
+
+def length_bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                            chunk_batches: int = 32) -> list[np.ndarray]:
+    """Shuffle users, sort by length within chunks of ``chunk_batches`` batches (less padding),
+    then shuffle the batch order. Deterministic given ``rng``."""
+    perm = rng.permutation(len(lengths))
+    chunk = batch_size * chunk_batches
+    batches: list[np.ndarray] = []
+    for s in range(0, len(perm), chunk):
+        c = perm[s:s + chunk]
+        c = c[np.argsort(lengths[c], kind="stable")]
+        batches.extend(c[i:i + batch_size] for i in range(0, len(c), batch_size))
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]

@@ -1,0 +1,115 @@
+"""Scoring a model on a holdout: full ranking with seen items filtered, beside the popularity baseline.
+
+The gate calls ``evaluate_holdout`` for champion and challenger on the same frozen holdout shard; both
+numbers and the popularity baseline come back in one dict with the same keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.data import SequenceStore, _ranges, make_batch, open_shards, store_from_table
+from models.metrics import ranking_report, target_ranks
+from models.model import CoreModel
+
+
+def seen_matrix(store: SequenceStore, rows: np.ndarray, n_items: int) -> torch.Tensor:
+    """(B, n_items) bool: item j+1 occurs anywhere in user rows[b]'s history (not only the window)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    lens = store.lengths[rows]
+    idx = _ranges(store.offsets[rows], lens)
+    r = np.repeat(np.arange(len(rows)), lens)
+    it = store.items[idx]
+    keep = (it >= 1) & (it <= n_items)
+    m = torch.zeros(len(rows), n_items, dtype=torch.bool)
+    m[torch.from_numpy(r[keep]), torch.from_numpy(it[keep] - 1)] = True
+    return m
+
+
+@torch.no_grad()
+def score_next(model: CoreModel, store: SequenceStore, rows: np.ndarray, n_items: int | None = None) -> torch.Tensor:
+    """(B, n_items) next-item scores after each user's history; items beyond the model's vocabulary
+    (added after it was trained) score -inf."""
+    n_items = n_items or model.cfg.n_items
+    was = model.training
+    model.eval()
+    b = make_batch(store, rows, model.cfg.max_len, train=False)
+    s = model.item_logits(model.last_hidden(b)).float()
+    model.train(was)
+    if n_items > s.shape[1]:
+        s = torch.cat([s, torch.full((len(s), n_items - s.shape[1]), float("-inf"))], 1)
+    return s[:, :n_items]
+
+
+@torch.no_grad()
+def rank_targets(model: CoreModel | None, store: SequenceStore, rows: np.ndarray, targets: np.ndarray,
+                 n_items: int, batch_size: int = 256, item_counts: np.ndarray | None = None) -> torch.Tensor:
+    """Ranks of ``targets`` for users ``rows``; ``model=None`` ranks by ``item_counts`` (popularity)."""
+    out = []
+    rows = np.asarray(rows)
+    order = np.argsort(store.lengths[rows], kind="stable")   # similar lengths together: less padding
+    for s in range(0, len(rows), batch_size):
+        sel = order[s:s + batch_size]
+        r = rows[sel]
+        if model is None:
+            pop = torch.as_tensor(np.asarray(item_counts, dtype=np.float64)[1:n_items + 1], dtype=torch.float32)
+            if len(pop) < n_items:
+                pop = torch.cat([pop, torch.zeros(n_items - len(pop))])
+            scores = pop[None].expand(len(r), n_items)
+        else:
+            scores = score_next(model, store, r, n_items)
+        ranks = target_ranks(scores, torch.as_tensor(targets[sel]), seen_matrix(store, r, n_items))
+        out.append((sel, ranks))
+    ranks = torch.full((len(rows),), float("inf"))
+    for sel, r in out:
+        ranks[torch.as_tensor(sel)] = r
+    return ranks
+
+
+def evaluate_holdout(model, shards_dir: str | Path, k: int = 10, batch_size: int = 256,
+                     ks: tuple[int, ...] = (1, 5, 10, 20)) -> dict:
+    """HR/NDCG@{1,5,10,20} and MRR of ``model`` on ``shards_dir``/holdout.parquet, and the same for
+    the popularity baseline (item counts of the train shards), full ranking, seen items filtered.
+
+    ``model``: a CoreModel, a checkpoint file or training out_dir (best.pt), an MLflow model URI
+    (``models:/name@alias``, ``runs:/...``) of a model logged by ``log_core_model``, or None (only the
+    baseline). Keys: ``hr@10``, ``ndcg@10``, ... for the model, ``pop_hr@10``, ... for popularity,
+    ``n`` users scored.
+    """
+    from models.data import concat_tables, load_train_store
+
+    shards = open_shards(shards_dir)
+    if shards.holdout_file is None:
+        raise FileNotFoundError(f"no holdout.parquet in {shards_dir}")
+    hold = store_from_table(concat_tables([shards.holdout_file]))
+    if "target_item_idx" not in hold.extra:
+        raise ValueError("holdout.parquet has no target_item_idx column")
+    targets = hold.extra["target_item_idx"]
+    rows = np.flatnonzero((hold.lengths > 0) & (targets > 0))
+    counts = load_train_store(shards).item_counts(shards.n_items)
+    result: dict = {"k": k}
+    core = _as_core_model(model)
+    if core is not None:
+        ranks = rank_targets(core, hold, rows, targets[rows], shards.n_items, batch_size)
+        result.update(ranking_report(ranks, ks))
+    pop = rank_targets(None, hold, rows, targets[rows], shards.n_items, batch_size, item_counts=counts)
+    result.update({f"pop_{key}": v for key, v in ranking_report(pop, ks).items() if key != "n"})
+    result["n"] = int(len(rows))
+    result["n_holdout_rows"] = int(hold.n_users)
+    return result
+
+
+def _as_core_model(model) -> CoreModel | None:
+    if model is None or isinstance(model, CoreModel):
+        return model
+    s = str(model)
+    if s.startswith(("models:/", "runs:/")):
+        import mlflow.pyfunc
+
+        return mlflow.pyfunc.load_model(s).unwrap_python_model().core
+    from models.checkpoint import load_model
+
+    return load_model(s)[0]

@@ -1,0 +1,389 @@
+"""Training loop: ``python -m models.train --config FILE`` or ``train(config)`` in process.
+
+AdamW, linear warm-up then cosine decay, gradient clipping, fixed seeds, early stopping on a
+leave-last-item-out validation set, an atomic checkpoint every epoch and exact resume after kill -9
+(each epoch's data order and dropout are seeded from (seed, epoch), not from the process history),
+warm start into a grown vocabulary, progress lines, MLflow metrics when a run is active. Under
+``torchrun --nproc-per-node N`` it runs DDP (gloo on CPU, nccl on GPU), each rank reading its own shards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+from models.checkpoint import load_checkpoint, save_atomic, warm_start_state
+from models.data import (
+    SequenceStore,
+    length_bucketed_batches,
+    load_train_store,
+    make_batch,
+    open_shards,
+    split_last_item,
+)
+from models.evaluate import rank_targets
+from models.metrics import ranking_report
+from models.model import Batch, CoreModel, ModelConfig, full_softmax_loss, gap_loss, sampled_softmax_loss
+
+MODEL_FIELDS = ("max_len", "d_model", "n_layers", "n_heads", "mlp_ratio", "dropout", "n_ngram_buckets",
+                "l2_norm", "temperature")
+
+
+@dataclass
+class TrainConfig:
+    """Defaults are the nightly pipeline's: small and fast on 2 CPU cores. Benchmarks override them."""
+    shards_dir: str
+    out_dir: str
+    epochs: int = 8
+    batch_size: int = 64             # per rank
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_frac: float = 0.05
+    min_lr_frac: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+    loss: str = "full"               # "full" softmax or "sampled"
+    n_negatives: int = 256
+    negative_sampler: str = "uniform"  # or "popularity" (with logQ correction)
+    gap_loss_weight: float = 0.1
+    feature_dropout: float = 0.1     # per sequence, blank event types / gaps so absent fields work
+    crop: str = "last"               # "last": most recent max_len events; "random": random window end
+    patience: int = 3                # epochs without validation improvement before stopping
+    val_metric: str = "ndcg@10"
+    val_max_users: int | None = None
+    eval_batch_size: int = 256
+    warm_start: str | None = None    # a previous version's best.pt / out_dir
+    resume: bool = True              # continue from out_dir/checkpoint.pt when present
+    threads: int | None = None
+    bf16: bool = False               # autocast matmuls to bfloat16 (fast on CPUs with AMX)
+    log_every: int = 50
+    max_minutes: float | None = None  # stop after the epoch that crosses this wall-time budget
+    verify_shards: bool = True
+    # model
+    max_len: int = 50
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 1
+    mlp_ratio: int = 4
+    dropout: float = 0.2
+    n_ngram_buckets: int = 4096
+    l2_norm: bool = False
+    temperature: float = 0.05
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown training config keys: {sorted(unknown)}")
+        return cls(**d)
+
+    def model_config(self, n_items: int) -> ModelConfig:
+        return ModelConfig(n_items=n_items, **{k: getattr(self, k) for k in MODEL_FIELDS})
+
+
+@dataclass
+class TrainResult:
+    out_dir: str
+    best_path: str
+    checkpoint_path: str
+    metrics_path: str
+    best_epoch: int
+    epochs_run: int
+    n_items: int
+    val: dict
+    stopped_early: bool
+    history: list = field(default_factory=list)
+    train_stats: dict = field(default_factory=dict)
+
+
+# ---- distributed ---------------------------------------------------------------------------------
+
+def _dist_setup() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def _all_reduce(x: torch.Tensor, op=None) -> torch.Tensor:
+    if dist.is_initialized():
+        dist.all_reduce(x, op=op or dist.ReduceOp.SUM)
+    return x
+
+
+class LossModule(nn.Module):
+    """forward(batch) -> (loss, item loss, tokens): DDP only syncs gradients through forward()."""
+
+    def __init__(self, model: CoreModel, cfg: TrainConfig, sampling_probs: torch.Tensor | None):
+        super().__init__()
+        self.model = model
+        self.cfg = cfg
+        self.sampling_probs = sampling_probs
+
+    def forward(self, b: Batch, generator: torch.Generator | None = None):
+        cfg = self.cfg
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            h = self.model.hidden(b)
+            m = b.target_items > 0
+            hi, ti = h[m], b.target_items[m]
+            if cfg.loss == "full":
+                item = full_softmax_loss(self.model, hi, ti)
+            else:
+                item = sampled_softmax_loss(self.model, hi, ti, cfg.n_negatives, generator, self.sampling_probs)
+            g = b.target_gaps > 0
+            total = item
+            if cfg.gap_loss_weight > 0:
+                total = item + cfg.gap_loss_weight * gap_loss(self.model, h[g], b.target_gaps[g])
+        return total, item.detach(), int(m.sum())
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to cfg.lr, then cosine decay to cfg.lr * min_lr_frac."""
+    warm = max(1, int(total * cfg.warmup_frac))
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    t = min(1.0, (step - warm) / max(1, total - warm))
+    return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _feature_dropout(b: Batch, p: float, gen: torch.Generator) -> None:
+    if p <= 0:
+        return
+    B = b.items.shape[0]
+    drop_t = torch.rand(B, 1, generator=gen) < p
+    drop_g = torch.rand(B, 1, generator=gen) < p
+    b.types = b.types.masked_fill(drop_t, 0)
+    b.gaps = b.gaps.masked_fill(drop_g, 0)
+
+
+def _random_ends(store: SequenceStore, rows: np.ndarray, max_len: int, rng: np.random.Generator) -> np.ndarray:
+    """Random window end for each user, uniform over [min(n, max_len + 1), n]: more of a long history seen."""
+    n = store.lengths[rows]
+    lo = np.minimum(n, max_len + 1)
+    return lo + (rng.random(len(rows)) * (n - lo + 1)).astype(np.int64)
+
+
+def _mlflow_log(metrics: dict, step: int) -> None:
+    """Log to the active MLflow run (in process) or the run named by MLFLOW_RUN_ID (under torchrun)."""
+    try:
+        if "mlflow" in sys.modules and sys.modules["mlflow"].active_run() is not None:
+            sys.modules["mlflow"].log_metrics(metrics, step=step)
+        elif os.environ.get("MLFLOW_RUN_ID"):
+            from mlflow import MlflowClient
+
+            client, run_id, ts = MlflowClient(), os.environ["MLFLOW_RUN_ID"], int(time.time() * 1000)
+            for k, v in metrics.items():
+                client.log_metric(run_id, k, v, timestamp=ts, step=step)
+    except Exception as e:  # metrics are a convenience; never kill a training run over them
+        print(f"[train] mlflow logging failed: {e}", flush=True)
+
+
+def validate(model: CoreModel, store: SequenceStore, rows: np.ndarray, targets: np.ndarray,
+             n_items: int, batch_size: int) -> dict:
+    ranks = rank_targets(model, store, rows, targets, n_items, batch_size)
+    hits = torch.stack([(ranks <= k).float().sum() for k in (1, 5, 10, 20)])
+    gains = torch.stack([torch.where(ranks <= k, 1 / torch.log2(ranks.clamp(max=1e9) + 1), 0.0).sum()
+                         for k in (1, 5, 10, 20)])
+    agg = _all_reduce(torch.cat([hits, gains, torch.tensor([float(len(ranks))])]).double())
+    n = max(1.0, float(agg[-1]))
+    out = {f"hr@{k}": float(agg[i]) / n for i, k in enumerate((1, 5, 10, 20))}
+    out.update({f"ndcg@{k}": float(agg[4 + i]) / n for i, k in enumerate((1, 5, 10, 20))})
+    out["n"] = int(n)
+    if not dist.is_initialized():
+        out["mrr"] = ranking_report(ranks)["mrr"]
+    return out
+
+
+# ---- the loop ------------------------------------------------------------------------------------
+
+def train(config: TrainConfig | dict) -> TrainResult:
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    rank, world = _dist_setup()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, best_path, metrics_path = out / "checkpoint.pt", out / "best.pt", out / "metrics.json"
+    log = (lambda *a: print("[train]", *a, flush=True)) if rank == 0 else (lambda *a: None)
+
+    shards = open_shards(cfg.shards_dir, verify=cfg.verify_shards)
+    n_items = shards.n_items
+    full = load_train_store(shards, rank, world, cfg.n_ngram_buckets)
+    store, val_rows, val_targets = split_last_item(full)
+    if cfg.val_max_users and len(val_rows) > cfg.val_max_users:
+        pick = np.sort(np.random.default_rng(cfg.seed).choice(len(val_rows), cfg.val_max_users, replace=False))
+        val_rows, val_targets = val_rows[pick], val_targets[pick]
+    train_rows = np.flatnonzero(store.lengths >= 2)
+    counts = torch.from_numpy(store.item_counts(n_items))
+    counts = _all_reduce(counts)
+    sampling = None
+    if cfg.loss == "sampled" and cfg.negative_sampler == "popularity":
+        sampling = (counts.double() + 1.0)
+        sampling[0] = 0
+        sampling = (sampling / sampling.sum()).float()
+
+    torch.manual_seed(cfg.seed)
+    mcfg = cfg.model_config(n_items)
+    model = CoreModel(mcfg)
+    start_epoch, step, best, best_epoch, bad_epochs, history = 0, 0, -1.0, -1, 0, []
+    resumed = cfg.resume and ckpt_path.exists()
+    if resumed:
+        ck = load_checkpoint(ckpt_path)
+        if ck["model_config"] != mcfg.to_dict():
+            raise ValueError(f"{ckpt_path} was trained with a different model config; use a new out_dir "
+                             "or resume=false")
+        model.load_state_dict(ck["model"])
+    elif cfg.warm_start:
+        for note in warm_start_state(model, load_checkpoint(cfg.warm_start), shards.item_ids):
+            log(note)
+
+    lm = LossModule(model, cfg, sampling)
+    net = nn.parallel.DistributedDataParallel(lm, find_unused_parameters=True) if world > 1 else lm
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n and "out_items" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n and "out_items" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
+    if resumed:
+        opt.load_state_dict(ck["optimizer"])
+        start_epoch, step = ck["epoch"] + 1, ck["step"]
+        best, best_epoch, bad_epochs, history = ck["best"], ck["best_epoch"], ck["bad_epochs"], ck["history"]
+        log(f"resumed from {ckpt_path} after epoch {ck['epoch']} (step {step})")
+
+    n_batches = len(range(0, len(train_rows), cfg.batch_size))
+    n_batches = int(_all_reduce(torch.tensor(n_batches), dist.ReduceOp.MIN if world > 1 else None))
+    total_steps = max(1, n_batches * cfg.epochs)
+    log(f"{len(train_rows)} sequences x {world} rank(s), {n_items} items, {len(val_rows)} validation users, "
+        f"{n_batches} steps/epoch, {cfg.epochs} epochs max, {sum(p.numel() for p in model.parameters())} params")
+
+    t_start, tokens_total, train_seconds, stopped_early = time.time(), 0, 0.0, False
+    common = {"model_config": mcfg.to_dict(), "item_ids": shards.item_ids, "item_counts": counts.numpy(),
+              "train_config": asdict(cfg), "shards_manifest": shards.manifest}
+    epoch = start_epoch - 1
+    for epoch in range(start_epoch, cfg.epochs):
+        if bad_epochs >= cfg.patience:
+            stopped_early = True
+            break
+        rng = np.random.default_rng([cfg.seed, epoch, rank])
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch * 101 + rank)
+        gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch * 13 + rank)
+        lengths = store.lengths[train_rows]
+        if cfg.crop == "random":
+            ends = _random_ends(store, train_rows, cfg.max_len, rng)
+            lengths = np.minimum(ends, cfg.max_len + 1)
+        else:
+            ends = None
+        batches = length_bucketed_batches(np.minimum(lengths, cfg.max_len + 1), cfg.batch_size, rng)[:n_batches]
+        net.train()
+        t0, ep_tokens, loss_sum, loss_n = time.time(), 0, 0.0, 0
+        for i, bidx in enumerate(batches):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, total_steps, cfg)
+            rows = train_rows[bidx]
+            b = make_batch(store, rows, cfg.max_len, train=True, ends=None if ends is None else ends[bidx])
+            _feature_dropout(b, cfg.feature_dropout, gen)
+            loss, item_loss, ntok = net(b, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            step += 1
+            ep_tokens += ntok
+            loss_sum += float(item_loss) * ntok
+            loss_n += ntok
+            if cfg.log_every and (i + 1) % cfg.log_every == 0:
+                el = time.time() - t0
+                tps = ep_tokens * world / max(el, 1e-9)
+                eta = el / (i + 1) * (n_batches - i - 1)
+                log(f"epoch {epoch} step {i + 1}/{n_batches} loss {loss_sum / max(loss_n, 1):.4f} "
+                    f"tokens/s {tps:,.0f} lr {opt.param_groups[0]['lr']:.2e} eta {eta:.0f}s")
+        ep_secs = time.time() - t0
+        train_seconds += ep_secs
+        tokens_total += ep_tokens * world
+        agg = _all_reduce(torch.tensor([loss_sum, float(loss_n)], dtype=torch.float64))
+        train_loss = float(agg[0] / max(agg[1], 1))
+        val = validate(model, store, val_rows, val_targets, n_items, cfg.eval_batch_size) if len(val_rows) else {}
+        score = val.get(cfg.val_metric, -train_loss)
+        improved = score > best
+        if improved:
+            best, best_epoch, bad_epochs = score, epoch, 0
+        else:
+            bad_epochs += 1
+        rec = {"epoch": epoch, "train_loss": train_loss, "epoch_seconds": ep_secs,
+               "tokens_per_s": ep_tokens * world / max(ep_secs, 1e-9), **{f"val_{k}": v for k, v in val.items()}}
+        history.append(rec)
+        log(f"epoch {epoch} done: loss {train_loss:.4f} val {cfg.val_metric} {score:.4f} "
+            f"({'best' if improved else f'no gain {bad_epochs}/{cfg.patience}'}) {ep_secs:.0f}s "
+            f"{rec['tokens_per_s']:,.0f} tokens/s")
+        if rank == 0:
+            _mlflow_log({"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items() if k != "n"}}, epoch)
+            if improved:
+                save_atomic({**common, "model": model.state_dict(), "epoch": epoch, "val": val}, best_path)
+            save_atomic({**common, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                         "step": step, "best": best, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
+                         "history": history}, ckpt_path)
+        if dist.is_initialized():
+            dist.barrier()
+        if cfg.max_minutes and (time.time() - t_start) / 60 > cfg.max_minutes:
+            log(f"stopping: wall-time budget of {cfg.max_minutes} min reached")
+            stopped_early = True
+            break
+
+    best_val = next((h for h in history if h["epoch"] == best_epoch), {})
+    stats = {"train_seconds": train_seconds, "tokens": tokens_total,
+             "tokens_per_s": tokens_total / max(train_seconds, 1e-9), "world_size": world,
+             "peak_rss_mb": _peak_rss_mb(), "threads": torch.get_num_threads()}
+    result = TrainResult(str(out), str(best_path), str(ckpt_path), str(metrics_path), best_epoch,
+                         len(history), n_items, {k[4:]: v for k, v in best_val.items() if k.startswith("val_")},
+                         stopped_early, history, stats)
+    if rank == 0:
+        metrics_path.write_text(json.dumps({"best_epoch": best_epoch, "val": result.val, "history": history,
+                                            "train": stats, "stopped_early": stopped_early,
+                                            "n_items": n_items, "config": asdict(cfg)}, indent=2))
+    if dist.is_initialized():
+        dist.barrier()
+    return result
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.splitlines()[0])
+    ap.add_argument("--config", required=True, help="JSON file with TrainConfig fields")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys (JSON values)")
+    args = ap.parse_args(argv)
+    d = json.loads(Path(args.config).read_text())
+    for kv in args.set:
+        k, v = kv.split("=", 1)
+        try:
+            d[k] = json.loads(v)
+        except json.JSONDecodeError:
+            d[k] = v
+    res = train(d)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps({"best_epoch": res.best_epoch, "val": res.val, "out_dir": res.out_dir}))
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
