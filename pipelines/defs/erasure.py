@@ -1,0 +1,84 @@
+"""The ``erase_users`` job: remove users from landing, lake, quarantine, shards and the warehouse.
+
+Launchpad config (top level, mapped onto the ops)::
+
+    user_ids: ["u123", "u456"]
+    reason: "GDPR request #42"
+    requested_by: "alice"        # optional; defaults to the run's dagster/user tag or $USER
+
+Steps: files (no DuckDB) -> warehouse (pool ``duckdb``: the only read-write opener while it runs)
+-> append one line to ``lake/erasure_log.jsonl`` (when, who, why, sha256 of each id, rows removed per
+place). Rerunning it is harmless (removes 0 rows). The model holds no per-user parameters, so the
+next retrain on the erased shards has never seen them.
+"""
+
+import getpass
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.ingest.erasure import append_erasure_log, erase_from_files, erase_from_warehouse, hashed_ids
+from pipelines.settings import current_paths
+
+ERASURE_LOG = "erasure_log.jsonl"
+
+
+class ErasureRequest(dg.Config):
+    user_ids: list[str]
+    reason: str
+    requested_by: str = ""
+
+
+@dg.op(description="Rewrite landing, lake, quarantine and shard files without the users.")
+def erase_user_files(context: dg.OpExecutionContext, config: ErasureRequest) -> dict:
+    ids = sorted({u.strip() for u in config.user_ids if u.strip()})
+    if not ids:
+        raise dg.Failure("erase_users needs at least one non-empty user id")
+    if not config.reason.strip():
+        raise dg.Failure("erase_users needs a reason (it is written to the erasure log)")
+    counts = erase_from_files(current_paths(), ids)
+    removed = {place: sum(v for v in files.values() if v > 0) for place, files in counts.items()
+               if place != "manifests"}
+    context.log.info(f"erased {len(ids)} users from files: {removed}")
+    requested_by = (config.requested_by or context.run.tags.get("dagster/user")
+                    or os.environ.get("USER") or getpass.getuser())
+    return {"user_ids": ids, "reason": config.reason, "requested_by": requested_by, "files": counts,
+            "removed": removed}
+
+
+@dg.op(pool="duckdb", description="DELETE the users from every warehouse table with a user_id column.")
+def erase_user_warehouse(context: dg.OpExecutionContext, request: dict) -> dict:
+    warehouse = Path(os.environ.get("COREBRAIN_WAREHOUSE") or current_paths().warehouse)
+    tables = erase_from_warehouse(warehouse, request["user_ids"])
+    context.log.info(f"erased from warehouse tables: {tables}")
+    return {**request, "warehouse": tables, "removed": {**request["removed"], "warehouse": sum(tables.values())}}
+
+
+@dg.op(description="Append who, when, why and how many rows per place to lake/erasure_log.jsonl.")
+def log_erasure(context: dg.OpExecutionContext, result: dict) -> None:
+    entry = {
+        "erased_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "requested_by": result["requested_by"], "reason": result["reason"],
+        "n_users": len(result["user_ids"]), "user_id_sha256": hashed_ids(result["user_ids"]),
+        "rows_removed": result["removed"],
+        "files": {place: files for place, files in result["files"].items() if files},
+        "warehouse_tables": result["warehouse"], "dagster_run_id": context.run_id,
+    }
+    path = current_paths().lake / ERASURE_LOG
+    append_erasure_log(path, entry)
+    context.log.info(f"erasure logged to {path}: {result['removed']}")
+
+
+@dg.config_mapping(config_schema=ErasureRequest.to_config_schema())
+def _erasure_config(values: dict) -> dict:
+    return {"ops": {"erase_user_files": {"config": values}}}
+
+
+@dg.job(config=_erasure_config, description="Erase users everywhere (launchpad: user_ids, reason).")
+def erase_users():
+    log_erasure(erase_user_warehouse(erase_user_files()))
+
+
+defs = dg.Definitions(jobs=[erase_users])

@@ -1,0 +1,165 @@
+"""The ingest stage in Dagster: ``raw_events`` (daily, one run per backfill range) and ``raw_items``.
+
+The logic lives in ``pipelines.ingest`` (pure, tested on its own); this module only maps Dagster
+partitions and config onto it and reports what happened as metadata and asset checks:
+
+- ``raw_events`` partition D reads ``landing/events/date=D/`` and rewrites exactly D's lake files.
+  A range (backfill) is ONE run (``BackfillPolicy.single_run``), days processed in order.
+- Late events (ts day E < D) land under ``lake/events/date=E/``; for each such E the asset logs an
+  extra ``AssetMaterialization`` of ``raw_events`` partition E, so that downstream partitions of E
+  show as stale ("upstream data changed") and a reconciliation sensor / automation rebuilds them.
+- Checks: ``quarantine_share`` (blocking) fails when a day's quarantined share exceeds the threshold;
+  ``counts_reconcile`` (blocking) fails if rows read != accepted + quarantined;
+  ``landing_files_readable`` warns when whole files were rejected (corrupt, empty, unsafe).
+- Never opens the DuckDB warehouse. Pool ``ingest`` (limit 1 by the instance default) keeps two runs
+  from ingesting at once, because a day's dedupe reads the earlier days' lake files.
+"""
+
+
+from datetime import date
+
+import dagster as dg
+
+from pipelines.defs.partitions import daily_partitions, start_date
+from pipelines.ingest.contract import IngestSettings
+from pipelines.ingest.day import DayReport, ingest_landing_days
+from pipelines.ingest.items import ingest_items
+from pipelines.settings import current_paths
+
+QUARANTINE_CHECK = "quarantine_share"
+RECONCILE_CHECK = "counts_reconcile"
+FILES_CHECK = "landing_files_readable"
+
+
+class IngestConfig(dg.Config):
+    """Unset fields fall back to COREBRAIN_INGEST_* environment variables, then the defaults."""
+
+    future_skew_hours: float | None = None   # default 24
+    ts_floor: str | None = None              # default 2000-01-01
+    quarantine_threshold: float | None = None  # default 0.05
+
+    def settings(self) -> IngestSettings:
+        return IngestSettings.from_env(self.future_skew_hours, self.ts_floor, self.quarantine_threshold)
+
+
+def _totals(reports: list[DayReport]) -> dict[str, int]:
+    keys = ("files_read", "files_rejected", "rows_read", "accepted", "quarantined")
+    return {k: sum(getattr(r, k) for r in reports) for k in keys}
+
+
+def _reasons(reports: list[DayReport]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for report in reports:
+        for reason, n in report.reasons.items():
+            total[reason] = total.get(reason, 0) + n
+    return dict(sorted(total.items()))
+
+
+def late_partitions(reports: list[DayReport], run_days: set[str]) -> dict[str, dict[str, int]]:
+    """{earlier event day: {landing day: rows}} for late rows outside the run's own partitions."""
+    late: dict[str, dict[str, int]] = {}
+    first = start_date()
+    for report in reports:
+        for day, n in report.late_days.items():
+            if day not in run_days and day >= first:
+                late.setdefault(day, {})[report.landing_day.isoformat()] = n
+    return dict(sorted(late.items()))
+
+
+@dg.asset(
+    key="raw_events",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="ingest",
+    pool="ingest",
+    kinds={"parquet"},
+    description="Landing files validated against event contract v1 -> lake/events (+ quarantine).",
+    check_specs=[
+        dg.AssetCheckSpec(QUARANTINE_CHECK, asset="raw_events", blocking=True,
+                          description="Quarantined share of rows read is within the threshold (default 5 %)."),
+        dg.AssetCheckSpec(RECONCILE_CHECK, asset="raw_events", blocking=True,
+                          description="rows read = accepted + quarantined, for every landing day."),
+        dg.AssetCheckSpec(FILES_CHECK, asset="raw_events", blocking=False,
+                          description="No landing file was rejected whole (corrupt, empty, unsafe name)."),
+    ],
+)
+def raw_events(context: dg.AssetExecutionContext, config: IngestConfig):
+    settings = config.settings()
+    paths = current_paths().ensure()
+    days = [date.fromisoformat(key) for key in context.partition_keys]
+    reports = ingest_landing_days(paths, days, settings)
+
+    late = late_partitions(reports, set(context.partition_keys))
+    for day, landed in late.items():
+        context.log_event(dg.AssetMaterialization(
+            asset_key="raw_events", partition=day,
+            description="late events landed for this day: downstream partitions are stale",
+            metadata={"late_rows": sum(landed.values()), "landed_on": dg.MetadataValue.json(landed)},
+        ))
+
+    totals = _totals(reports)
+    over = {r.landing_day.isoformat(): round(r.quarantine_share, 4) for r in reports
+            if r.quarantine_share > settings.quarantine_threshold}
+    unreconciled = [r.landing_day.isoformat() for r in reports if not r.reconciles]
+    rejected_files = {f: e for r in reports for f, e in r.file_errors.items()}
+    drift = {f: cols for r in reports for f, cols in r.schema_drift.items()}
+    share = totals["quarantined"] / totals["rows_read"] if totals["rows_read"] else 0.0
+    for report in reports:
+        context.log.info(f"landing day {report.landing_day}: read {report.rows_read}, accepted "
+                         f"{report.accepted}, quarantined {report.quarantined}, files rejected "
+                         f"{report.files_rejected}")
+    metadata = {
+        **totals,
+        "reconcile": f"read {totals['rows_read']} = accepted {totals['accepted']} + quarantined "
+                     f"{totals['quarantined']}: {'ok' if not unreconciled else 'MISMATCH'}",
+        "quarantine_share": round(share, 6),
+        "quarantined_by_reason": dg.MetadataValue.json(_reasons(reports)),
+        "schema_drift": dg.MetadataValue.json(drift),
+        "schema_drift_columns": ", ".join(sorted({c for cols in drift.values() for c in cols})) or "none",
+        "late_rows": sum(sum(r.late_days.values()) for r in reports),
+        "late_event_days": dg.MetadataValue.json(late),
+        "rejected_files": dg.MetadataValue.json(rejected_files),
+        "per_landing_day": dg.MetadataValue.json([r.as_dict() for r in reports]),
+    }
+    checks = [
+        dg.AssetCheckResult(
+            check_name=QUARANTINE_CHECK, passed=not over, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"threshold": settings.quarantine_threshold, "quarantine_share": round(share, 6),
+                      "days_over_threshold": dg.MetadataValue.json(over)}),
+        dg.AssetCheckResult(
+            check_name=RECONCILE_CHECK, passed=not unreconciled, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"reconcile": metadata["reconcile"],
+                      "days_not_reconciling": dg.MetadataValue.json(unreconciled)}),
+        dg.AssetCheckResult(
+            check_name=FILES_CHECK, passed=not rejected_files, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rejected_files": dg.MetadataValue.json(rejected_files)}),
+    ]
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+@dg.asset(
+    key="raw_items",
+    group_name="ingest",
+    kinds={"parquet"},
+    description="The optional item catalogue: landing/items/* -> lake/items/items.parquet (+ quarantine).",
+)
+def raw_items(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    report = ingest_items(current_paths().ensure())
+    summary = report.as_dict()
+    return dg.MaterializeResult(metadata={
+        **{k: summary[k] for k in ("files_read", "files_rejected", "rows_read", "accepted", "quarantined")},
+        "reconcile": f"read {report.rows_read} = accepted {report.accepted} + quarantined {report.quarantined}",
+        "quarantined_by_reason": dg.MetadataValue.json(summary["quarantined_by_reason"]),
+        "rejected_files": dg.MetadataValue.json(summary["file_errors"]),
+        "schema_drift": dg.MetadataValue.json(summary["schema_drift"]),
+    })
+
+
+ingest_job = dg.define_asset_job(
+    "ingest_job", selection=dg.AssetSelection.assets("raw_events"), partitions_def=daily_partitions,
+    description="Ingest landing days (the landing sensor requests one run per touched day).")
+ingest_items_job = dg.define_asset_job(
+    "ingest_items_job", selection=dg.AssetSelection.assets("raw_items"),
+    description="Ingest the item catalogue.")
+
+defs = dg.Definitions(assets=[raw_events, raw_items], jobs=[ingest_job, ingest_items_job])
