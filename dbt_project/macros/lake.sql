@@ -17,7 +17,7 @@
       ('filename', 'varchar'), ('date', 'date')],
     'quarantine': [
       ('source_file', 'varchar'), ('source_row', 'bigint'), ('reason', 'varchar'), ('detail', 'varchar'),
-      ('raw', 'varchar'), ('landing_date', 'date'), ('filename', 'varchar')],
+      ('raw', 'varchar'), ('landing_date', 'date'), ('user_id', 'varchar'), ('filename', 'varchar')],
     'items': [
       ('item_id', 'varchar'), ('title', 'varchar'), ('category', 'varchar'), ('tags', 'varchar')],
   } -%}
