@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 # the dbt manifest must exist before Dagster imports the definitions
 prepare: install
-	$(PY) -m pipelines.prepare
+	$(PY) -m pipelines.dbt_project
 
 demo: prepare
 	$(BIN)/corebrain demo

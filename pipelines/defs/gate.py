@@ -7,7 +7,6 @@ loaded and asked for recommendations in a clean process, and the pure rule in
 written as tags on the challenger's model version and as this materialisation's metadata.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 

@@ -1,0 +1,30 @@
+"""The Dagster code location: composes the stages in ``pipelines/defs`` and the shared resources.
+
+landing -> raw_events -> dbt (staging, fct_events, marts) -> training_shards -> core_model -> champion
+"""
+
+from pipelines.settings import prepare_environment
+
+prepare_environment()
+
+import dagster as dg  # noqa: E402
+
+from pipelines.defs import erasure, gate, ingest, schedules, sensors, shards, training, transform  # noqa: E402
+from pipelines.resources.mlflow_tracking import MlflowTracking  # noqa: E402
+
+shared_resources = dg.Definitions(resources={
+    "mlflow_tracking": MlflowTracking(),
+    "pipes_subprocess_client": dg.PipesSubprocessClient(),
+})
+
+defs = dg.Definitions.merge(
+    ingest.defs,
+    transform.defs,
+    shards.defs,
+    training.defs,
+    gate.defs,
+    schedules.defs,
+    sensors.defs,
+    erasure.defs,
+    shared_resources,
+)

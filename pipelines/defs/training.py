@@ -1,0 +1,173 @@
+"""The ``core_model`` asset: retrain the core behaviour model and register it as the challenger.
+
+Training runs as its own process through Dagster Pipes (``pipelines.training.pipes_entry``), so the
+same step runs ``python -m`` on a laptop or ``torchrun`` over several GPUs. This step opens the MLflow
+run with the lineage tags (Dagster run, shards manifest, dbt manifest, window, git sha), the training
+process logs per-epoch metrics into it, and this step then logs the pyfunc with its signature,
+registers a new version and points the alias ``challenger`` at it.
+"""
+
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.gate.aliases import CHALLENGER, CHAMPION, version_for_alias
+from pipelines.resources.mlflow_tracking import MlflowTracking
+from pipelines.settings import current_paths
+from pipelines.training.launch import training_command
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class CoreModelConfig(dg.Config):
+    """The knobs a data engineer turns from the launchpad; the rest are models.train defaults."""
+
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 2e-3
+    max_len: int = 50
+    d_model: int = 64
+    n_layers: int = 2
+    dropout: float = 0.2
+    loss: str = "full"
+    n_negatives: int = 256
+    seed: int = 0
+    threads: int = 0  # 0: torch's default
+    warm_start_from_champion: bool = True
+    nproc_per_node: int = 1
+    max_minutes: float = 0.0  # 0: no wall-time budget
+
+
+def train_config(config: CoreModelConfig, shards_dir: Path, out_dir: Path, warm_start: Path | None) -> dict:
+    """The ``models.train.TrainConfig`` fields for one retrain (pure)."""
+    cfg = {
+        "shards_dir": str(shards_dir),
+        "out_dir": str(out_dir),
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "lr": config.lr,
+        "max_len": config.max_len,
+        "d_model": config.d_model,
+        "n_layers": config.n_layers,
+        "dropout": config.dropout,
+        "loss": config.loss,
+        "n_negatives": config.n_negatives,
+        "seed": config.seed,
+        "warm_start": str(warm_start) if warm_start else None,
+    }
+    if config.threads:
+        cfg["threads"] = config.threads
+    if config.max_minutes:
+        cfg["max_minutes"] = config.max_minutes
+    return cfg
+
+
+def git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                             timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def upstream_shards_dir(context: dg.AssetExecutionContext) -> Path:
+    """The folder the latest ``training_shards`` materialisation wrote (its metadata), else the newest."""
+    from pipelines.shards import latest_shards_dir
+
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("training_shards"))
+    if event is not None and event.asset_materialization is not None:
+        value = event.asset_materialization.metadata.get("shards_dir")
+        if value is not None and Path(value.value).is_dir():
+            return Path(value.value)
+    found = latest_shards_dir(current_paths())
+    if found is None:
+        raise dg.Failure("no training shards found: materialise training_shards first")
+    return found
+
+
+def champion_checkpoint(client, name: str) -> Path | None:
+    """The current champion's checkpoint, to warm-start from (None when there is no champion)."""
+    champion = version_for_alias(client, name, CHAMPION)
+    if champion is None:
+        return None
+    local = champion.tags.get("training_dir")
+    if local and (Path(local) / "best.pt").is_file():
+        return Path(local) / "best.pt"
+    import mlflow.artifacts
+
+    downloaded = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{champion.version}"))
+    found = sorted(downloaded.rglob("*.pt"))
+    return found[0] if found else None
+
+
+@dg.asset(
+    deps=["training_shards"],
+    group_name="training",
+    kinds={"pytorch", "mlflow"},
+    description="Retrains the core behaviour model on the latest shards; registers it with alias `challenger`.",
+)
+def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflow_tracking: MlflowTracking,
+               pipes_subprocess_client: dg.PipesSubprocessClient) -> dg.MaterializeResult:
+    import mlflow
+
+    from models.pyfunc import log_core_model
+
+    paths = current_paths().ensure()
+    shards_dir = upstream_shards_dir(context)
+    manifest_text = (shards_dir / "manifest.json").read_text()
+    manifest = json.loads(manifest_text)
+    out_dir = paths.training_runs / context.run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    mlflow_tracking.activate()
+    client = mlflow_tracking.client()
+    name = mlflow_tracking.registered_model_name
+    warm_start = champion_checkpoint(client, name) if config.warm_start_from_champion else None
+    cfg = train_config(config, shards_dir, out_dir, warm_start)
+
+    lineage = {
+        "dagster_run_id": context.run_id,
+        "shards_dir": str(shards_dir),
+        "shards_manifest_sha256": hashlib.sha256(manifest_text.encode()).hexdigest(),
+        "dbt_manifest_sha256": str(manifest.get("lineage", {}).get("dbt_manifest_sha256") or ""),
+        "window_start": manifest["window"]["start"],
+        "window_end": manifest["window"]["end"],
+        "holdout_cutoff": manifest["window"]["holdout_cutoff"],
+        "vocab_version": manifest["vocab"]["version"],
+        "git_sha": git_sha(),
+        "warm_start": str(warm_start or "none"),
+        "training_dir": str(out_dir),
+    }
+    with mlflow.start_run(run_name=f"core_model {manifest['window']['end']} {context.run_id[:8]}") as run:
+        mlflow.set_tags(lineage)
+        mlflow.log_params({k: v for k, v in cfg.items() if k not in ("shards_dir", "out_dir")})
+        env = {"COREBRAIN_TRAIN_CONFIG": json.dumps(cfg), "MLFLOW_RUN_ID": run.info.run_id,
+               "MLFLOW_TRACKING_URI": mlflow_tracking.resolved_tracking_uri(),
+               "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(REPO_ROOT)}
+        command = training_command(sys.executable, nproc_per_node=config.nproc_per_node)
+        context.log.info(f"training: {' '.join(command)} (warm start: {warm_start or 'none'})")
+        invocation = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(REPO_ROOT))
+        trained = invocation.get_materialize_result().metadata or {}
+        version = log_core_model(out_dir, name, tags=lineage)
+    for key, value in lineage.items():
+        client.set_model_version_tag(name, version.version, key, value)
+    client.set_registered_model_alias(name, CHALLENGER, version.version)
+    context.log.info(f"registered {name} version {version.version} as `{CHALLENGER}`")
+
+    return dg.MaterializeResult(metadata={
+        "model_version": str(version.version),
+        "model_uri": f"models:/{name}/{version.version}",
+        "mlflow_run_id": run.info.run_id,
+        **lineage,
+        **{key: getattr(value, "value", value) for key, value in trained.items()},
+    })
+
+
+defs = dg.Definitions(assets=[core_model])
+
