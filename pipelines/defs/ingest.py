@@ -156,7 +156,7 @@ def raw_items(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 
 ingest_job = dg.define_asset_job(
-    "ingest_job", selection=dg.AssetSelection.assets("raw_events"), partitions_def=daily_partitions,
+    "ingest_job", selection=dg.AssetSelection.assets("raw_events"),
     description="Ingest landing days (the landing sensor requests one run per touched day).")
 ingest_items_job = dg.define_asset_job(
     "ingest_items_job", selection=dg.AssetSelection.assets("raw_items"),

@@ -59,9 +59,10 @@ def erase_from_parquet(path: Path, user_ids: set[str], raw_pattern: re.Pattern[s
         return 0
     table = pq.read_table(path)
     mask = (_user_id_mask(table, user_ids) if "user_id" in schema.names
-            else pa.chunked_array([pa.array([False] * table.num_rows)]))
+            else pa.chunked_array([pa.array([False] * table.num_rows, pa.bool_())]))
     if raw_pattern is not None and "raw" in schema.names:
-        raw_hits = pa.array([bool(raw and raw_pattern.search(raw)) for raw in table.column("raw").to_pylist()])
+        raw_hits = pa.array([bool(raw and raw_pattern.search(raw)) for raw in table.column("raw").to_pylist()],
+                            pa.bool_())
         mask = pc.or_(mask, raw_hits)
     removed = pc.sum(mask).as_py() or 0
     if removed:
@@ -70,7 +71,9 @@ def erase_from_parquet(path: Path, user_ids: set[str], raw_pattern: re.Pattern[s
 
 
 def erase_from_text_file(path: Path, user_ids: set[str], pattern: re.Pattern[str]) -> int:
-    """JSONL / CSV landing file: drop the lines of those users (parsed user_id, else an id token)."""
+    """JSONL / CSV landing file: blank the lines of those users (parsed user_id, else an id token).
+
+    Blank lines are not rows to the readers, so re-ingesting gives the erased lake back exactly."""
     data = path.read_bytes()
     lines = data.splitlines(keepends=True)
     keep: list[bytes] = []
@@ -86,6 +89,8 @@ def erase_from_text_file(path: Path, user_ids: set[str], pattern: re.Pattern[str
             continue
         if _line_user(text, is_csv, user_col) in user_ids or pattern.search(text):
             removed += 1
+            # a blank line keeps every other line's number (the lake's source_row) unchanged
+            keep.append(line[len(line.rstrip(b"\r\n")):])
         else:
             keep.append(line)
     if removed:
@@ -208,10 +213,10 @@ def erase_from_warehouse(db_path: Path, user_ids: Iterable[str]) -> dict[str, in
             "AND t.table_catalog = current_database() ORDER BY 1, 2").fetchall()
         for schema, table in tables:
             name = f'"{schema}"."{table}"'
-            row = con.sql(f"DELETE FROM {name} WHERE CAST(user_id AS VARCHAR) IN "
-                          f"(SELECT user_id FROM erase_ids)").fetchone()
-            if row and row[0]:
-                counts[f"{schema}.{table}"] = int(row[0])
+            rows = con.sql(f"DELETE FROM {name} WHERE CAST(user_id AS VARCHAR) IN "
+                           f"(SELECT user_id FROM erase_ids)").fetchall()
+            if rows and rows[0][0]:
+                counts[f"{schema}.{table}"] = int(rows[0][0])
         con.execute("CHECKPOINT")
     finally:
         con.close()
