@@ -29,6 +29,7 @@ ITEM_FILE = "ml-100k.item"
 PURCHASE_MIN_RATING = 4
 EVENTS_FILE = "movielens.parquet"
 ITEMS_FILE = "movielens-items.parquet"
+TS_FLOOR = "1995-01-01"  # what ingest's COREBRAIN_INGEST_TS_FLOOR must allow for ml-100k (1997-98)
 
 EVENT_SCHEMA = pa.schema([
     ("event_id", pa.string()), ("ts", pa.timestamp("us", tz="UTC")), ("user_id", pa.string()),
@@ -57,7 +58,8 @@ class MovieLensSummary:
                 f"{self.purchases} purchases of {self.users} users on {self.items} items, "
                 f"{self.days} day(s) {self.first_day}..{self.last_day} in {self.files} files under "
                 f"{self.landing}/events; {self.catalogue_items} catalogue items. Set "
-                f"COREBRAIN_START_DATE={self.first_day} so the daily partitions cover it.")
+                f"COREBRAIN_START_DATE={self.first_day} (daily partitions) and "
+                f"COREBRAIN_INGEST_TS_FLOOR={TS_FLOOR} (ingest's default floor is 2000-01-01).")
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -140,8 +140,8 @@ def _merge_truth(path: Path, new_rows: list[dict], schema: pa.Schema, days: set[
         old = pq.read_table(path).cast(schema)
         keep = np.array([d not in days for d in old.column("generated_for").to_pylist()], dtype=bool)
         new = pa.concat_tables([old.filter(pa.array(keep)), new])
-    new = new.sort_by([("generated_for", "ascending"), ("source_file", "ascending"),
-                       ("source_row", "ascending")])
+    keys = [k for k in ("generated_for", "source_file", "source_row") if k in schema.names]
+    new = new.sort_by([(k, "ascending") for k in keys])
     write_table(new, path, "parquet")
 
 
