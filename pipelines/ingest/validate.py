@@ -9,9 +9,9 @@ never shadows a valid second one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from pipelines.ingest import reasons
 from pipelines.ingest.contract import (
@@ -33,8 +33,7 @@ class Rejected(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     event_id: str
     ts: datetime
     user_id: str
@@ -100,6 +99,13 @@ def coerce_price(value: Any) -> float | None:
 def parse_ts(value: Any) -> datetime:
     """UTC, naive, microseconds. ISO-8601 text (``Z`` or an offset allowed; no offset means UTC),
     a datetime or a date (midnight)."""
+    if type(value) is str:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo is not None else parsed
     if value is None:
         raise Rejected(reasons.MISSING_TS, "ts is null")
     if isinstance(value, datetime):
@@ -127,12 +133,33 @@ def parse_ts(value: Any) -> datetime:
     return parsed
 
 
+LIMITS: dict[str, int] = {column: max_chars(column) for column in STRING_COLUMNS}
+
+
+@lru_cache(maxsize=64)
+def _latest_allowed(landing_day: date, future_skew: timedelta) -> datetime:
+    return datetime.combine(landing_day + timedelta(days=1), time()) + future_skew
+
+
+def _texts(values: dict[str, Any]) -> dict[str, str | None]:
+    """All string columns coerced; plain ASCII strings (the common case) take a fast path."""
+    text: dict[str, str | None] = {}
+    get = values.get
+    for column in STRING_COLUMNS:
+        value = get(column)
+        if type(value) is str and value.isascii():
+            stripped = value.strip()
+            text[column] = (value if column == "query" else stripped) if stripped else None
+        else:
+            text[column] = coerce_text(column, value)
+    return text
+
+
 def validate_row(values: dict[str, Any], landing_day: date, settings: IngestSettings) -> Event:
     """The accepted event, or :class:`Rejected` with the first failing check's reason."""
-    get = values.get
-    text = {column: coerce_text(column, get(column)) for column in STRING_COLUMNS}
-    ts = parse_ts(get("ts"))
-    price = coerce_price(get("price"))
+    text = _texts(values)
+    ts = parse_ts(values.get("ts"))
+    price = coerce_price(values.get("price"))
     if text["event_id"] is None:
         raise Rejected(reasons.MISSING_EVENT_ID, "event_id is null or empty")
     if text["user_id"] is None:
@@ -140,29 +167,27 @@ def validate_row(values: dict[str, Any], landing_day: date, settings: IngestSett
     if ts < settings.ts_floor:
         raise Rejected(reasons.TS_BEFORE_FLOOR, f"ts {ts.isoformat()} is before the floor "
                                                 f"{settings.ts_floor.isoformat()}")
-    latest = datetime.combine(landing_day + timedelta(days=1), time()) + settings.future_skew
-    if ts >= latest:
+    if ts >= _latest_allowed(landing_day, settings.future_skew):
         raise Rejected(reasons.TS_IN_FUTURE, f"ts {ts.isoformat()} is after the landing day "
                                              f"{landing_day.isoformat()} plus the allowed skew")
     event_type = text["event_type"]
     if event_type is None:
         raise Rejected(reasons.MISSING_EVENT_TYPE, "event_type is null or empty")
-    event_type = event_type.lower()
     if event_type not in EVENT_TYPES:
-        raise Rejected(reasons.UNKNOWN_EVENT_TYPE, f"event_type {event_type[:40]!r} is not one of "
-                                                   f"{sorted(EVENT_TYPES)}")
+        event_type = event_type.lower()
+        if event_type not in EVENT_TYPES:
+            raise Rejected(reasons.UNKNOWN_EVENT_TYPE, f"event_type {event_type[:40]!r} is not one of "
+                                                       f"{sorted(EVENT_TYPES)}")
     if event_type in ITEM_EVENT_TYPES and text["item_id"] is None:
         raise Rejected(reasons.MISSING_ITEM_ID, f"a {event_type} event needs item_id")
     if event_type == "search" and text["query"] is None:
         raise Rejected(reasons.MISSING_QUERY, "a search event needs a non-empty query")
-    for column in STRING_COLUMNS:
-        value = text[column]
-        if value is not None and len(value) > max_chars(column):
+    for column, value in text.items():
+        if value is not None and len(value) > LIMITS[column]:
             raise Rejected(reasons.STRING_TOO_LONG, f"{column} has {len(value)} chars, the limit is "
-                                                    f"{max_chars(column)}")
-    return Event(event_id=text["event_id"], ts=ts, user_id=text["user_id"], session_id=text["session_id"],
-                 event_type=event_type, item_id=text["item_id"], query=text["query"],
-                 market=text["market"], price=price)
+                                                    f"{LIMITS[column]}")
+    return Event(text["event_id"], ts, text["user_id"], text["session_id"], event_type, text["item_id"],
+                 text["query"], text["market"], price)
 
 
 def best_effort_user_id(values: dict[str, Any] | None) -> str | None:
