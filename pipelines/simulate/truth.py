@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -92,7 +93,8 @@ def users_truth(world: World, origin: date) -> pa.Table:
         "top_palette": [vocab.PALETTE_NAMES[p] for p in top_palette],
         "top_palette_share": world.user_palette_pref.max(axis=1),
         "top_place": [vocab.PLACE_NAMES[p] for p in top_place],
-        "palette_pref": pa.array(list(world.user_palette_pref), pa.list_(pa.float64())),
+        "palette_pref": pa.FixedSizeListArray.from_arrays(
+            pa.array(world.user_palette_pref.ravel()), world.user_palette_pref.shape[1]),
         "activity_rate": world.user_rate,
         "buy_propensity": world.user_buy_propensity,
         "daily_hazard": world.user_hazard,
@@ -112,16 +114,21 @@ def markets_truth() -> pa.Table:
     })
 
 
+@lru_cache(maxsize=4)
+def _user_id_array(n_users: int) -> pa.Array:
+    return pa.array(user_ids(n_users), pa.string())
+
+
 def churn_truth(world: World, cutoff_index: int, origin: date) -> pa.Table:
     """Users who joined before the cutoff, with the oracle's probabilities (see churn.py)."""
     probs = quiet_probabilities(world, cutoff_index, origin, HORIZON_DAYS)
     keep = world.user_join_day < cutoff_index
     cutoff = origin + timedelta(days=cutoff_index)
-    ids = np.array(user_ids(world.n_users), dtype=object)[keep]
+    n = int(keep.sum())
     return pa.table({
-        "cutoff": pa.array([cutoff] * int(keep.sum()), pa.date32()),
-        "user_id": pa.array(ids.tolist(), pa.string()),
-        "horizon_days": pa.array(np.full(int(keep.sum()), HORIZON_DAYS), pa.int32()),
+        "cutoff": pa.array(np.full(n, cutoff), pa.date32()),
+        "user_id": _user_id_array(world.n_users).take(pa.array(np.flatnonzero(keep))),
+        "horizon_days": pa.array(np.full(n, HORIZON_DAYS), pa.int32()),
         "already_quiet": probs["gone"][keep],
         "p_quit": probs["p_quit"][keep],
         "p_inactive": probs["p_inactive"][keep],
