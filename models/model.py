@@ -31,7 +31,8 @@ class ModelConfig:
     n_layers: int = 2
     n_heads: int = 1
     mlp_ratio: int = 4
-    dropout: float = 0.2
+    dropout: float = 0.2         # on embeddings and residual branches
+    attn_dropout: float = 0.0    # on attention weights (any value > 0 leaves the fused SDPA kernel on CPU)
     n_event_types: int = 5       # 0 unknown, 1 view, 2 search, 3 add_to_cart, 4 purchase
     n_ngram_buckets: int = 4096  # hashed character n-grams of search queries (0 = padding)
     n_gap_buckets: int = N_GAP_BUCKETS
@@ -87,7 +88,7 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model)
         self.n_heads = cfg.n_heads
-        self.dropout = cfg.dropout
+        self.dropout = cfg.attn_dropout
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, L, D = x.shape
@@ -190,9 +191,47 @@ class CoreModel(nn.Module):
 
 # ---- losses -------------------------------------------------------------------------------------
 
-def full_softmax_loss(model: CoreModel, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+class ChunkedSoftmaxCE(torch.autograd.Function):
+    """Mean cross-entropy of h @ w.T against targets, computed in row chunks and recomputed in the
+    backward pass, so the (N, n_items) logits never exist in memory at once (the softmax backward over
+    materialised logits is memory-bound on a CPU). ``mm_dtype`` bfloat16 runs the four matmuls in
+    bfloat16 (AMX on recent Xeons) with the log-sum-exp and softmax in float32."""
+
+    @staticmethod
+    def forward(ctx, h, w, targets, chunk: int, mm_dtype):
+        hm, wm = h.to(mm_dtype), w.to(mm_dtype)
+        lse = torch.empty(h.shape[0], dtype=torch.float32, device=h.device)
+        for s in range(0, h.shape[0], chunk):
+            lse[s:s + chunk] = torch.logsumexp((hm[s:s + chunk] @ wm.T).float(), dim=1)
+        target_logit = (h * w[targets]).sum(-1).float()
+        ctx.save_for_backward(h, w, targets, lse)
+        ctx.chunk, ctx.mm_dtype = chunk, mm_dtype
+        return (lse - target_logit).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, w, targets, lse = ctx.saved_tensors
+        hm, wm = h.to(ctx.mm_dtype), w.to(ctx.mm_dtype)
+        scale = grad.float() / h.shape[0]
+        gh = torch.empty_like(h)
+        gw = torch.zeros(w.shape, dtype=torch.float32, device=w.device)
+        for s in range(0, h.shape[0], ctx.chunk):
+            hs = hm[s:s + ctx.chunk]
+            p = (hs @ wm.T).float().sub_(lse[s:s + ctx.chunk, None]).exp_()   # softmax rows
+            p[torch.arange(len(hs), device=h.device), targets[s:s + ctx.chunk]] -= 1.0
+            p = p.mul_(scale).to(ctx.mm_dtype)
+            gh[s:s + ctx.chunk] = (p @ wm).to(h.dtype)
+            gw += (p.T @ hs).float()
+        return gh, gw.to(w.dtype), None, None, None
+
+
+def full_softmax_loss(model: CoreModel, h: torch.Tensor, targets: torch.Tensor, chunk: int = 1024,
+                      bf16: bool = False) -> torch.Tensor:
     """Cross-entropy over the whole catalogue; h (N, d) and targets (N,) in 1..n_items."""
-    return F.cross_entropy(model.item_logits(h).float(), targets - 1)
+    w = model.out_items.weight[1:]
+    if model.cfg.l2_norm:
+        h, w = F.normalize(h, dim=-1) / model.cfg.temperature, F.normalize(w, dim=-1)
+    return ChunkedSoftmaxCE.apply(h, w, targets - 1, chunk, torch.bfloat16 if bf16 else h.dtype)
 
 
 def sampled_softmax_loss(model: CoreModel, h: torch.Tensor, targets: torch.Tensor, n_negatives: int,

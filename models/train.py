@@ -36,7 +36,7 @@ from models.evaluate import rank_targets
 from models.metrics import ranking_report
 from models.model import Batch, CoreModel, ModelConfig, full_softmax_loss, gap_loss, sampled_softmax_loss
 
-MODEL_FIELDS = ("max_len", "d_model", "n_layers", "n_heads", "mlp_ratio", "dropout", "n_ngram_buckets",
+MODEL_FIELDS = ("max_len", "d_model", "n_layers", "n_heads", "mlp_ratio", "dropout", "attn_dropout", "n_ngram_buckets",
                 "l2_norm", "temperature")
 
 
@@ -77,6 +77,7 @@ class TrainConfig:
     n_heads: int = 1
     mlp_ratio: int = 4
     dropout: float = 0.2
+    attn_dropout: float = 0.0
     n_ngram_buckets: int = 4096
     l2_norm: bool = False
     temperature: float = 0.05
@@ -136,16 +137,17 @@ class LossModule(nn.Module):
         cfg = self.cfg
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             h = self.model.hidden(b)
-            m = b.target_items > 0
-            hi, ti = h[m], b.target_items[m]
-            if cfg.loss == "full":
-                item = full_softmax_loss(self.model, hi, ti)
-            else:
-                item = sampled_softmax_loss(self.model, hi, ti, cfg.n_negatives, generator, self.sampling_probs)
+        h = h.float()
+        m = b.target_items > 0
+        hi, ti = h[m], b.target_items[m]
+        if cfg.loss == "full":
+            item = full_softmax_loss(self.model, hi, ti, bf16=cfg.bf16)
+        else:
+            item = sampled_softmax_loss(self.model, hi, ti, cfg.n_negatives, generator, self.sampling_probs)
+        total = item
+        if cfg.gap_loss_weight > 0:
             g = b.target_gaps > 0
-            total = item
-            if cfg.gap_loss_weight > 0:
-                total = item + cfg.gap_loss_weight * gap_loss(self.model, h[g], b.target_gaps[g])
+            total = item + cfg.gap_loss_weight * gap_loss(self.model, h[g], b.target_gaps[g])
         return total, item.detach(), int(m.sum())
 
 
