@@ -7,7 +7,8 @@ partitions and config onto it and reports what happened as metadata and asset ch
   A range (backfill) is ONE run (``BackfillPolicy.single_run``), days processed in order.
 - Late events (ts day E < D) land under ``lake/events/date=E/``; for each such E the asset logs an
   extra ``AssetMaterialization`` of ``raw_events`` partition E, so that downstream partitions of E
-  show as stale ("upstream data changed") and a reconciliation sensor / automation rebuilds them.
+  show as stale ("upstream data changed"); downstream assets with ``rebuild_on_upstream_change()``
+  as automation condition are then rebuilt for E by the automation sensor.
 - Checks: ``quarantine_share`` (blocking) fails when a day's quarantined share exceeds the threshold;
   ``counts_reconcile`` (blocking) fails if rows read != accepted + quarantined;
   ``landing_files_readable`` warns when whole files were rejected (corrupt, empty, unsafe).
@@ -40,6 +41,19 @@ class IngestConfig(dg.Config):
 
     def settings(self) -> IngestSettings:
         return IngestSettings.from_env(self.future_skew_hours, self.ts_floor, self.quarantine_threshold)
+
+
+def rebuild_on_upstream_change() -> dg.AutomationCondition:
+    """For daily assets downstream of ``raw_events`` (the dbt models): request partition E whenever an
+    upstream partition E was re-materialised, including by a late-data event logged for E.
+
+    ``AutomationCondition.eager()`` only looks at the latest day, so it would miss late data; this one
+    looks at every partition. Needs the automation condition sensor (on by default in ``dagster dev``).
+    """
+    return (dg.AutomationCondition.any_deps_updated()
+            & ~dg.AutomationCondition.any_deps_missing()
+            & ~dg.AutomationCondition.any_deps_in_progress()
+            & ~dg.AutomationCondition.in_progress()).with_label("rebuild_on_upstream_change")
 
 
 def _totals(reports: list[DayReport]) -> dict[str, int]:

@@ -98,3 +98,24 @@ def test_raw_items_and_definitions_load(corebrain_home):
     assert (metadata["accepted"].value, metadata["quarantined"].value) == (1, 1)
     dg.Definitions.validate_loadable(ingest_defs)
     assert ingest_defs.resolve_job_def("ingest_job") is not None
+
+
+def test_late_rows_trigger_rebuild_of_the_earlier_downstream_partition(landing):
+    from pipelines.defs.ingest import rebuild_on_upstream_change
+
+    @dg.asset(partitions_def=daily_partitions, deps=["raw_events"], backfill_policy=dg.BackfillPolicy.single_run(),
+              automation_condition=rebuild_on_upstream_change())
+    def stg_like() -> None:
+        """Stands for a partitioned dbt model."""
+
+    defs = dg.Definitions(assets=[raw_events, stg_like])
+    instance = dg.DagsterInstance.ephemeral()
+    for day in (D1, D2):
+        assert dg.materialize([raw_events, stg_like], instance=instance, partition_key=day).success
+    baseline = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert baseline.total_requested == 0
+    # D3 holds a late event of D1: ingesting D3 alone must bring D1 (and D3) of the model back
+    assert dg.materialize([raw_events, stg_like], instance=instance, selection=[raw_events],
+                          partition_key=D3).success
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=baseline.cursor)
+    assert after.get_requested_partitions(dg.AssetKey("stg_like")) == {D1, D3}
