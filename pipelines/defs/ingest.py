@@ -21,7 +21,7 @@ from datetime import date
 
 import dagster as dg
 
-from pipelines.defs.partitions import daily_partitions, start_date
+from pipelines.defs.partitions import daily_partitions
 from pipelines.ingest.contract import IngestSettings
 from pipelines.ingest.day import DayReport, ingest_landing_days
 from pipelines.ingest.items import ingest_items
@@ -69,15 +69,17 @@ def _reasons(reports: list[DayReport]) -> dict[str, int]:
     return dict(sorted(total.items()))
 
 
-def late_partitions(reports: list[DayReport], run_days: set[str]) -> dict[str, dict[str, int]]:
-    """{earlier event day: {landing day: rows}} for late rows outside the run's own partitions."""
-    late: dict[str, dict[str, int]] = {}
-    first = start_date()
+def other_event_days(reports: list[DayReport], run_days: set[str]) -> dict[str, dict[str, int]]:
+    """{event day E: {landing day D: rows}} for accepted rows whose event day is another partition
+    than their landing day and is not one of the run's own partitions: late rows (E < D) and
+    early ones within the skew (E > D, only once E is a partition)."""
+    touched: dict[str, dict[str, int]] = {}
     for report in reports:
-        for day, n in report.late_days.items():
-            if day not in run_days and day >= first:
-                late.setdefault(day, {})[report.landing_day.isoformat()] = n
-    return dict(sorted(late.items()))
+        landed = report.landing_day.isoformat()
+        for day, n in report.event_days.items():
+            if day != landed and day not in run_days and daily_partitions.has_partition_key(day):
+                touched.setdefault(day, {})[landed] = n
+    return dict(sorted(touched.items()))
 
 
 @dg.asset(
@@ -103,12 +105,14 @@ def raw_events(context: dg.AssetExecutionContext, config: IngestConfig):
     days = [date.fromisoformat(key) for key in context.partition_keys]
     reports = ingest_landing_days(paths, days, settings)
 
-    late = late_partitions(reports, set(context.partition_keys))
-    for day, landed in late.items():
+    touched = other_event_days(reports, set(context.partition_keys))
+    for day, landed in touched.items():
         context.log_event(dg.AssetMaterialization(
             asset_key="raw_events", partition=day,
-            description="late events landed for this day: downstream partitions are stale",
-            metadata={"late_rows": sum(landed.values()), "landed_on": dg.MetadataValue.json(landed)},
+            description="events of this day arrived in another landing day: downstream partitions are stale",
+            metadata={"late_rows": sum(n for d, n in landed.items() if d > day),
+                      "early_rows": sum(n for d, n in landed.items() if d < day),
+                      "landed_on": dg.MetadataValue.json(landed)},
         ))
 
     totals = _totals(reports)
@@ -131,7 +135,9 @@ def raw_events(context: dg.AssetExecutionContext, config: IngestConfig):
         "schema_drift": dg.MetadataValue.json(drift),
         "schema_drift_columns": ", ".join(sorted({c for cols in drift.values() for c in cols})) or "none",
         "late_rows": sum(sum(r.late_days.values()) for r in reports),
-        "late_event_days": dg.MetadataValue.json(late),
+        "late_event_days": dg.MetadataValue.json(
+            {r.landing_day.isoformat(): r.late_days for r in reports if r.late_days}),
+        "other_partitions_marked": dg.MetadataValue.json(touched),
         "rejected_files": dg.MetadataValue.json(rejected_files),
         "per_landing_day": dg.MetadataValue.json([r.as_dict() for r in reports]),
     }

@@ -68,7 +68,8 @@ def test_late_rows_mark_their_earlier_partition(landing):
     events = {e.partition: e.materialization for e in result.get_asset_materialization_events()}
     assert set(events) == {D1, D3}
     assert events[D1].metadata["late_rows"].value == 1
-    assert events[D3].metadata["late_event_days"].value == {D1: {D3: 1}}
+    assert events[D3].metadata["late_event_days"].value == {D3: {D1: 1}}
+    assert events[D3].metadata["other_partitions_marked"].value == {D1: {D3: 1}}
     assert instance.get_latest_materialization_event(dg.AssetKey("raw_events")) is not None
 
 
