@@ -30,7 +30,7 @@ SEARCH, VIEW, CART, PURCHASE = 0, 1, 2, 3
 SEARCH_SHARE = 0.35          # sessions that start with a search
 MEAN_VIEWS = 4.5             # views per session (geometric)
 MAX_VIEWS = 25
-FOCUS_SHARE = 0.8            # views from the session's focus group; the rest follow popularity
+FOCUS_SHARE = 0.85           # views from the session's focus group; the rest follow popularity
 REVIEW_SHARE = 0.12          # a view that goes back to the previous item
 CART_PROB = 0.09             # per view, times the user's buy propensity
 PURCHASE_PROB = 0.45         # per cart
@@ -60,6 +60,9 @@ class DayGenerator:
                                               len(vocab.PALETTE_NAMES))
         self.place_sampler = GroupedSampler(world.item_place, world.item_popularity,
                                             len(vocab.PLACE_NAMES))
+        day0 = world.item_launch_day == 0
+        self.day0_sampler = GroupedSampler(np.zeros(world.n_items, dtype=np.int64),
+                                           world.item_popularity * day0, 1)
         self.palette_cum = np.cumsum(world.user_palette_pref, axis=1)
         self.place_cum = np.cumsum(world.user_place_pref, axis=1)
         self.item_id_arr = pa.array(item_ids(world.n_items), pa.string())
@@ -111,6 +114,9 @@ class DayGenerator:
         by_place = self.place_sampler.sample(focus_place[v_sess], u)
         by_pop = self.palette_sampler.sample_global(u)
         item = np.where(from_focus, np.where(place_minded[v_sess], by_place, by_palette), by_pop)
+        unlaunched = w.item_launch_day[item] > day_index   # not on sale yet: a day-0 item instead
+        if unlaunched.any():
+            item[unlaunched] = self.day0_sampler.sample_global(u[unlaunched])
         review = (rng.random(n_v) < REVIEW_SHARE) & (pos > 0)
         prev = np.flatnonzero(review) - 1
         item[review] = item[prev]

@@ -176,7 +176,7 @@ def simulate_shop(out_home: Path, days: int, users: int, items: int, seed: int, 
             stale.unlink()
     if write_truth:
         truth_dir.mkdir(parents=True, exist_ok=True)
-        write_table(items_truth(world), truth_dir / "items.parquet", "parquet")
+        write_table(items_truth(world, origin), truth_dir / "items.parquet", "parquet")
         write_table(item_words_truth(world, catalogue), truth_dir / "item_words.parquet", "parquet")
         write_table(users_truth(world, origin), truth_dir / "users.parquet", "parquet")
         write_table(markets_truth(), truth_dir / "markets.parquet", "parquet")

@@ -45,7 +45,7 @@ def catalogue_table(world: World) -> pa.Table:
     })
 
 
-def items_truth(world: World) -> pa.Table:
+def items_truth(world: World, origin: date) -> pa.Table:
     return pa.table({
         "item_id": item_ids(world.n_items),
         "product_type": [vocab.TYPE_NAMES[t] for t in world.item_type],
@@ -55,6 +55,7 @@ def items_truth(world: World) -> pa.Table:
         "popularity": world.item_popularity,
         "price": world.item_price,
         "palette_in_tags": world.item_palette_tagged,
+        "launch_date": pa.array([origin + timedelta(days=int(d)) for d in world.item_launch_day], pa.date32()),
     })
 
 

@@ -25,6 +25,10 @@ FRAGILE_SHARE = 0.12
 PLACE_TASTE_SHARE = 0.2
 LATE_JOINER_SHARE = 0.25
 LATE_JOIN_MAX_DAY = 45
+PALETTE_CONCENTRATION = 0.5  # Dirichlet total: small = each user loves one or two palettes
+POPULARITY_SIGMA = 1.0      # log-normal spread of item popularity (the long tail)
+NEW_ITEM_SHARE = 0.12       # items launched after day 0 (new arrivals: the vocabulary grows)
+NEW_ITEM_MAX_DAY = 60
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class World:
     item_popularity: np.ndarray  # float, sums to 1
     item_price: np.ndarray     # float
     item_palette_tagged: np.ndarray  # bool: the merchandiser put the palette in the tags
+    item_launch_day: np.ndarray  # first day (from the origin) the item can be seen
     # users
     user_market: np.ndarray    # int, index into vocab.MARKET_NAMES
     user_taste_axis: np.ndarray  # TASTE_PALETTE or TASTE_PLACE
@@ -85,11 +90,14 @@ def build_world(seed: int, n_users: int, n_items: int) -> World:
     item_palette = rng.integers(0, n_pal, size=n_items)
     item_motif = rng.integers(0, n_motif, size=n_items)
     item_place = rng.integers(0, n_place, size=n_items)
-    popularity = rng.lognormal(mean=0.0, sigma=1.1, size=n_items)
+    popularity = rng.lognormal(mean=0.0, sigma=POPULARITY_SIGMA, size=n_items)
     popularity /= popularity.sum()
     base_price = np.array([vocab.PRODUCT_TYPE_PRICE[t] for t in vocab.TYPE_NAMES])
     price = np.round(base_price[item_type] * rng.lognormal(0.0, 0.25, size=n_items), 0) - 0.01
     palette_tagged = rng.random(n_items) < 0.35
+    is_new = rng.random(n_items) < NEW_ITEM_SHARE
+    is_new[np.argmax(popularity)] = False  # at least one item on sale from day 0
+    launch_day = np.where(is_new, rng.integers(1, NEW_ITEM_MAX_DAY + 1, size=n_items), 0)
 
     # --- users ---------------------------------------------------------------------------------
     shares = np.array([vocab.MARKETS[m]["share"] for m in vocab.MARKET_NAMES])
@@ -100,7 +108,7 @@ def build_world(seed: int, n_users: int, n_items: int) -> World:
             market_palette_base[m, vocab.PALETTE_NAMES.index(pal)] = 3.0
     market_palette_base /= market_palette_base.sum(axis=1, keepdims=True)
     # small concentration: each user loves one or two palettes
-    palette_pref = _dirichlet_rows(rng, 0.25 * n_pal * market_palette_base[market] * 0.4)
+    palette_pref = _dirichlet_rows(rng, PALETTE_CONCENTRATION * market_palette_base[market])
     place_pref = _dirichlet_rows(rng, np.full((n_users, n_place), 0.15))
     taste_axis = np.where(rng.random(n_users) < PLACE_TASTE_SHARE, TASTE_PLACE, TASTE_PALETTE)
 
@@ -116,7 +124,7 @@ def build_world(seed: int, n_users: int, n_items: int) -> World:
     return World(
         seed=seed, item_type=item_type, item_palette=item_palette, item_motif=item_motif,
         item_place=item_place, item_popularity=popularity, item_price=price,
-        item_palette_tagged=palette_tagged, user_market=market, user_taste_axis=taste_axis,
+        item_palette_tagged=palette_tagged, item_launch_day=launch_day.astype(np.int64), user_market=market, user_taste_axis=taste_axis,
         user_palette_pref=palette_pref, user_place_pref=place_pref, user_rate=rate,
         user_buy_propensity=buy, user_hazard=hazard, user_join_day=join_day.astype(np.int64),
         user_quiet_day=quiet_day.astype(np.int64),
