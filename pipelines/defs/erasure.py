@@ -6,9 +6,14 @@ Launchpad config (top level, mapped onto the ops)::
     reason: "GDPR request #42"
     requested_by: "alice"        # optional; defaults to the run's dagster/user tag or $USER
 
-Steps: files (no DuckDB) -> warehouse (pool ``duckdb``: the only read-write opener while it runs)
--> append one line to ``lake/erasure_log.jsonl`` (when, who, why, sha256 of each id, rows removed per
-place). Rerunning it is harmless (removes 0 rows). The model holds no per-user parameters, so the
+Steps, each in the pool that serialises it with whatever could write the same data back:
+
+1. landing, lake, quarantine and other files, in pool ``ingest`` (as ``raw_events``), so an ingest
+   that read a landing file before the erasure cannot write its rows to the lake after it;
+2. the warehouse and then the training shards, in pool ``duckdb`` (as dbt and ``training_shards``),
+   so shards are never rebuilt from a warehouse that still holds the users;
+3. one line appended to ``lake/erasure_log.jsonl`` (when, who, why, sha256 of each id, rows removed
+   per place). Rerunning it is harmless (removes 0 rows). The model holds no per-user parameters, so the
 next retrain on the erased shards has never seen them.
 """
 
@@ -31,14 +36,14 @@ class ErasureRequest(dg.Config):
     requested_by: str = ""
 
 
-@dg.op(description="Rewrite landing, lake, quarantine and shard files without the users.")
+@dg.op(pool="ingest", description="Rewrite landing, lake, quarantine and other files without the users.")
 def erase_user_files(context: dg.OpExecutionContext, config: ErasureRequest) -> dict:
     ids = sorted({u.strip() for u in config.user_ids if u.strip()})
     if not ids:
         raise dg.Failure("erase_users needs at least one non-empty user id")
     if not config.reason.strip():
         raise dg.Failure("erase_users needs a reason (it is written to the erasure log)")
-    counts = erase_from_files(current_paths(), ids)
+    counts = erase_from_files(current_paths(), ids, places=("landing", "lake", "quarantine", "other"))
     removed = {place: sum(v for v in files.values() if v > 0) for place, files in counts.items()
                if place != "manifests"}
     context.log.info(f"erased {len(ids)} users from files: {removed}")
@@ -48,12 +53,18 @@ def erase_user_files(context: dg.OpExecutionContext, config: ErasureRequest) -> 
             "removed": removed}
 
 
-@dg.op(pool="duckdb", description="DELETE the users from every warehouse table with a user_id column.")
+@dg.op(pool="duckdb", description="DELETE the users from every warehouse table with a user_id column, "
+                                  "then rewrite the training shards and their manifests.")
 def erase_user_warehouse(context: dg.OpExecutionContext, request: dict) -> dict:
     warehouse = Path(os.environ.get("COREBRAIN_WAREHOUSE") or current_paths().warehouse)
     tables = erase_from_warehouse(warehouse, request["user_ids"])
     context.log.info(f"erased from warehouse tables: {tables}")
-    return {**request, "warehouse": tables, "removed": {**request["removed"], "warehouse": sum(tables.values())}}
+    shards = erase_from_files(current_paths(), request["user_ids"], places=("shards",))
+    context.log.info(f"erased from shards: {shards}")
+    files = {**request["files"], "shards": shards["shards"],
+             "manifests": {**request["files"].get("manifests", {}), **shards["manifests"]}}
+    removed = {**request["removed"], "shards": sum(shards["shards"].values()), "warehouse": sum(tables.values())}
+    return {**request, "files": files, "warehouse": tables, "removed": removed}
 
 
 @dg.op(description="Append who, when, why and how many rows per place to lake/erasure_log.jsonl.")

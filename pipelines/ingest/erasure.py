@@ -167,28 +167,47 @@ def refresh_manifests(root: Path, rewritten: set[Path]) -> list[str]:
     return updated
 
 
-def erase_from_files(paths: CorebrainPaths, user_ids: Iterable[str]) -> dict[str, dict[str, int]]:
-    """Every place on disk; returns {place: {relative file: rows removed}} (place: landing, lake,
-    quarantine, shards, other), plus {'manifests': {path: 1}} for refreshed shard manifests."""
+ALL_PLACES = ("landing", "lake", "quarantine", "shards", "other")
+
+
+def _place(paths: CorebrainPaths, path: Path) -> str:
+    if path.is_relative_to(paths.landing):
+        return "landing"
+    if path.is_relative_to(paths.lake_quarantine):
+        return "quarantine"
+    if path.is_relative_to(paths.lake):
+        return "lake"
+    if path.is_relative_to(paths.shards):
+        return "shards"
+    return "other"
+
+
+def erase_from_files(paths: CorebrainPaths, user_ids: Iterable[str],
+                     places: Iterable[str] = ALL_PLACES) -> dict[str, dict[str, int]]:
+    """The given places on disk (default: all); returns {place: {relative file: rows removed}}
+    plus {'manifests': {path: 1}} for the refreshed manifests. ``other`` is any Parquet file with a
+    ``user_id`` column elsewhere under ``$COREBRAIN_HOME`` (e.g. consumers' batch tables)."""
     ids = {str(u) for u in user_ids if str(u).strip()}
     if not ids:
         raise ValueError("no user ids to erase")
+    wanted = set(places)
+    unknown = wanted - set(ALL_PLACES)
+    if unknown:
+        raise ValueError(f"unknown places {sorted(unknown)}; known: {ALL_PLACES}")
     pattern = token_pattern(ids)
-    result: dict[str, dict[str, int]] = {"landing": erase_from_landing(paths.landing, ids),
-                                         "lake": {}, "quarantine": {}, "shards": {}, "other": {}}
+    result: dict[str, dict[str, int]] = {place: {} for place in ALL_PLACES if place in wanted}
+    if "landing" in wanted:
+        result["landing"] = erase_from_landing(paths.landing, ids)
     rewritten: set[Path] = set()
     for path in sorted(paths.home.rglob("*.parquet")):
         rel = path.relative_to(paths.home)
-        if rel.parts[0] in SKIP_DIRS or path.is_relative_to(paths.landing) or path.is_symlink():
+        place = _place(paths, path)
+        if rel.parts[0] in SKIP_DIRS or place == "landing" or place not in wanted or path.is_symlink():
             continue
-        quarantine = path.is_relative_to(paths.lake_quarantine)
-        n = erase_from_parquet(path, ids, raw_pattern=pattern if quarantine else None)
-        if not n:
-            continue
-        rewritten.add(path.resolve())
-        place = ("quarantine" if quarantine else "lake" if path.is_relative_to(paths.lake)
-                 else "shards" if path.is_relative_to(paths.shards) else "other")
-        result[place][rel.as_posix()] = n
+        n = erase_from_parquet(path, ids, raw_pattern=pattern if place == "quarantine" else None)
+        if n:
+            rewritten.add(path.resolve())
+            result[place][rel.as_posix()] = n
     result["manifests"] = {m: 1 for m in refresh_manifests(paths.home, rewritten)} if rewritten else {}
     return result
 
