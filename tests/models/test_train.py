@@ -1,0 +1,119 @@
+"""Training loop: learns, exact resume after kill -9, warm start into a grown vocabulary, DDP == 1 process."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.checkpoint import load_checkpoint, warm_start_state
+from models.evaluate import evaluate_holdout
+from models.model import CoreModel
+from models.train import TrainConfig, lr_at, train
+from tests.models.conftest import tiny_config
+from tests.models.synth import write_shards
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+def test_train_writes_outputs_and_beats_popularity(shards, tmp_path):
+    res = train(tiny_config(shards, tmp_path / "out", epochs=4, gap_loss_weight=0.1, log_every=2))
+    out = Path(res.out_dir)
+    assert {"checkpoint.pt", "best.pt", "metrics.json"} <= {p.name for p in out.iterdir()}
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["best_epoch"] == res.best_epoch and len(m["history"]) == res.epochs_run
+    assert m["history"][-1]["train_loss"] < m["history"][0]["train_loss"]
+    ev = evaluate_holdout(res.best_path, shards)
+    assert ev["n"] == 60 and ev["hr@10"] > ev["pop_hr@10"] + 0.2
+
+
+def test_sampled_softmax_and_l2_norm_train(shards, tmp_path):
+    res = train(tiny_config(shards, tmp_path / "o", loss="sampled", n_negatives=8, negative_sampler="popularity",
+                            l2_norm=True, epochs=4))
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    assert res.val["hr@10"] > 0.5
+
+
+def test_lr_schedule_warms_up_then_decays():
+    cfg = TrainConfig(shards_dir="", out_dir="", lr=1.0, warmup_frac=0.1, min_lr_frac=0.1)
+    lrs = [lr_at(s, 100, cfg) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[-1] == pytest.approx(0.1, abs=0.01) and all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))
+
+
+def test_exact_resume_after_kill_9(tmp_path):
+    shards = write_shards(tmp_path / "shards", n_users=300, n_items=80, length=30)
+    cfg = tiny_config(shards, tmp_path / "a", epochs=5, patience=100, log_every=0, max_len=32)
+    ref = train(cfg)
+    cfg_b = {**cfg, "out_dir": str(tmp_path / "b")}
+    (tmp_path / "b.json").write_text(json.dumps(cfg_b))
+    p = subprocess.Popen([sys.executable, "-u", "-m", "models.train", "--config", str(tmp_path / "b.json")],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=REPO)
+    killed = False
+    for line in p.stdout:
+        if "epoch 2 done" in line:
+            p.send_signal(signal.SIGKILL)
+            killed = True
+            break
+    p.wait(timeout=60)
+    assert killed and p.returncode == -signal.SIGKILL
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["epoch"] in (1, 2)
+    res = train(cfg_b)                                   # resumes from the last complete epoch
+    a = load_checkpoint(Path(ref.out_dir) / "checkpoint.pt")
+    b = load_checkpoint(Path(res.out_dir) / "checkpoint.pt")
+    assert a["epoch"] == b["epoch"] == 4
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
+
+
+def test_warm_start_into_a_grown_vocabulary(tmp_path):
+    v1 = write_shards(tmp_path / "v1", n_items=30)
+    old = train(tiny_config(v1, tmp_path / "o1", epochs=2))
+    v2 = write_shards(tmp_path / "v2", n_items=30, extra_items=5, seed=1)
+    ck = load_checkpoint(old.best_path)
+    model = CoreModel(TrainConfig(**tiny_config(v2, tmp_path / "x")).model_config(35))
+    fresh_new_rows = model.out_items.weight[31:].detach().clone()
+    ids = ["pad"] + [f"i{i}" for i in range(1, 36)]
+    warm_start_state(model, ck, [None] + ids[1:])
+    for name in ("embed.item.weight", "out_items.weight"):
+        assert torch.equal(model.state_dict()[name][:31], ck["model"][name])
+    assert torch.equal(model.out_items.weight[31:], fresh_new_rows)    # new items keep their init
+    assert torch.equal(model.state_dict()["blocks.0.attn.qkv.weight"], ck["model"]["blocks.0.attn.qkv.weight"])
+    res = train(tiny_config(v2, tmp_path / "o2", epochs=1, warm_start=str(tmp_path / "o1")))
+    assert res.n_items == 35 and res.val["hr@10"] > 0.5                  # warm: good after one epoch
+    bad = [None] + ["changed"] + ids[2:]
+    with pytest.raises(ValueError, match="append-only"):
+        warm_start_state(CoreModel(model.cfg), ck, bad)
+
+
+@pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")
+def test_ddp_two_processes_match_one_at_equal_global_batch(tmp_path):
+    shards = write_shards(tmp_path / "shards", n_users=128, n_items=40, length=20, n_train_files=2)
+    base = tiny_config(shards, tmp_path / "one", epochs=3, batch_size=16, dropout=0.0, patience=100,
+                       feature_dropout=0.0, log_every=0)
+    one = train(base)
+    cfg2 = {**base, "out_dir": str(tmp_path / "two"), "batch_size": 8}
+    (tmp_path / "two.json").write_text(json.dumps(cfg2))
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    p = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", "-m", "models.train", "--config",
+                        str(tmp_path / "two.json")], capture_output=True, text=True, env=_env(), cwd=REPO,
+                       timeout=180)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert two["train"]["world_size"] == 2
+    l1 = [h["train_loss"] for h in one.history]
+    l2 = [h["train_loss"] for h in two["history"]]
+    assert len(l1) == len(l2) == 3
+    for a, b in zip(l1, l2, strict=True):
+        assert abs(a - b) / a < 0.05, (l1, l2)
+    assert l2[-1] < l2[0]
