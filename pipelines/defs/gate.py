@@ -105,7 +105,7 @@ def champion(context: dg.AssetExecutionContext, config: GateConfig, mlflow_track
              "gate.holdout_users": str(len(targets)), "gate.shards": str(shards_dir)}
     for who, metrics in scores.items():
         for metric, value in metrics.items():
-            audit[f"gate.{who}.{metric}"] = f"{value:.4f}"
+            audit[f"gate.{who}.{metric.replace('@', '_at_')}"] = f"{value:.4f}"
     for key, value in audit.items():
         client.set_model_version_tag(name, challenger.version, key, value)
     context.log.info(decision.summary)
@@ -120,7 +120,7 @@ def champion(context: dg.AssetExecutionContext, config: GateConfig, mlflow_track
         "champion_after": after or "none",
         "holdout_users": len(targets),
         "scores": dg.MetadataValue.md(table),
-        **{f"{who}_{metric}": value for who, m in scores.items() for metric, value in m.items()},
+        **{f"{who}_{metric.replace('@', '_at_')}": value for who, m in scores.items() for metric, value in m.items()},
     })
 
 
