@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.simulate import simulate_shop
-from pipelines.simulate.oracle import auc_score, churn_ceiling
+from pipelines.simulate.oracle import auc_score, churn_ceiling, next_item_ceiling
 
 
 def test_auc_matches_pairwise_definition():
@@ -34,3 +34,11 @@ def test_churn_ceiling_on_a_simulated_home(tmp_path):
     assert 0.7 < ceiling.auc <= 1.0
     with pytest.raises(ValueError, match="no history"):
         churn_ceiling(tmp_path, date(2026, 1, 1))
+
+
+def test_true_taste_beats_popularity_clearly(tmp_path):
+    simulate_shop(tmp_path, 1, users=600, items=300, seed=7, start_date=date(2026, 1, 1), write_truth=False)
+    ceiling = next_item_ceiling(tmp_path, date(2026, 1, 16), k=10)
+    assert ceiling.users > 300
+    assert ceiling.oracle_hr > 2 * ceiling.popularity_hr > 0
+    assert ceiling.oracle_ndcg <= ceiling.oracle_hr
