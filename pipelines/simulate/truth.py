@@ -36,8 +36,8 @@ def catalogue_table(world: World) -> pa.Table:
         ptype = vocab.TYPE_NAMES[world.item_type[i]]
         titles.append(f"{_title(place)} {_title(motif)} {_title(ptype)} No. {i % 97 + 1}")
         parts = [vocab.MOTIF_TAGS[motif], vocab.PLACE_TAGS[place]]
-        if world.item_palette_tagged[i]:
-            parts.append(vocab.PALETTE_TAGS[vocab.PALETTE_NAMES[world.item_palette[i]]])
+        if world.item_palette_tag[i] >= 0:
+            parts.append(vocab.PALETTE_TAGS[vocab.PALETTE_NAMES[world.item_palette_tag[i]]])
         tags.append(", ".join(parts))
     return pa.table({
         "item_id": item_ids(world.n_items), "title": titles,
@@ -54,7 +54,9 @@ def items_truth(world: World, origin: date) -> pa.Table:
         "place": [vocab.PLACE_NAMES[p] for p in world.item_place],
         "popularity": world.item_popularity,
         "price": world.item_price,
-        "palette_in_tags": world.item_palette_tagged,
+        "palette_in_tags": world.item_palette_tag == world.item_palette,
+        "tagged_palette": [vocab.PALETTE_NAMES[p] if p >= 0 else None for p in world.item_palette_tag],
+        "catalogue_error": (world.item_palette_tag >= 0) & (world.item_palette_tag != world.item_palette),
         "launch_date": pa.array([origin + timedelta(days=int(d)) for d in world.item_launch_day], pa.date32()),
     })
 

@@ -27,6 +27,7 @@ LATE_JOINER_SHARE = 0.25
 LATE_JOIN_MAX_DAY = 45
 PALETTE_CONCENTRATION = 0.5  # Dirichlet total: small = each user loves one or two palettes
 POPULARITY_SIGMA = 1.0      # log-normal spread of item popularity (the long tail)
+TAG_ERROR_SHARE = 0.08      # of palette-tagged items, tagged with a wrong palette (catalogue errors)
 NEW_ITEM_SHARE = 0.12       # items launched after day 0 (new arrivals: the vocabulary grows)
 NEW_ITEM_MAX_DAY = 60
 
@@ -42,6 +43,7 @@ class World:
     item_popularity: np.ndarray  # float, sums to 1
     item_price: np.ndarray     # float
     item_palette_tagged: np.ndarray  # bool: the merchandiser put the palette in the tags
+    item_palette_tag: np.ndarray  # int: the palette the tags name (-1: none); wrong for a few items
     item_launch_day: np.ndarray  # first day (from the origin) the item can be seen
     # users
     user_market: np.ndarray    # int, index into vocab.MARKET_NAMES
@@ -121,10 +123,16 @@ def build_world(seed: int, n_users: int, n_items: int) -> World:
     # geometric: P(quiet on join + k) = (1 - h)^k h, k >= 0 (the hazard applies from the join day)
     quiet_day = join_day + rng.geometric(hazard) - 1
 
+    # catalogue errors, drawn last so the rest of the world does not depend on them
+    wrong = palette_tagged & (rng.random(n_items) < TAG_ERROR_SHARE)
+    shift = rng.integers(1, n_pal, size=n_items)
+    palette_tag = np.where(palette_tagged, np.where(wrong, (item_palette + shift) % n_pal, item_palette), -1)
+
     return World(
         seed=seed, item_type=item_type, item_palette=item_palette, item_motif=item_motif,
         item_place=item_place, item_popularity=popularity, item_price=price,
-        item_palette_tagged=palette_tagged, item_launch_day=launch_day.astype(np.int64), user_market=market, user_taste_axis=taste_axis,
+        item_palette_tagged=palette_tagged, item_palette_tag=palette_tag.astype(np.int64),
+        item_launch_day=launch_day.astype(np.int64), user_market=market, user_taste_axis=taste_axis,
         user_palette_pref=palette_pref, user_place_pref=place_pref, user_rate=rate,
         user_buy_propensity=buy, user_hazard=hazard, user_join_day=join_day.astype(np.int64),
         user_quiet_day=quiet_day.astype(np.int64),

@@ -12,6 +12,7 @@ import pytest
 from pipelines.ingest.contract import EVENT_COLUMNS, ITEM_COLUMNS
 from pipelines.ingest.readers import read_landing_file
 from pipelines.simulate import WorldMismatch, simulate_shop
+from pipelines.simulate.vocab import PALETTE_TAGS
 
 START = date(2026, 1, 1)
 SMALL = {"users": 150, "items": 60, "seed": 3}
@@ -124,3 +125,16 @@ def test_new_items_appear_only_from_their_launch_day(tmp_path):
     assert (events.ts.dt.date >= launch).all()
     late_items = set(items[(items.launch_date > START) & (items.launch_date <= date(2026, 1, 15))].index)
     assert late_items & set(events.item_id)   # new arrivals do get seen
+
+
+def test_catalogue_errors_are_recorded(tmp_path):
+    simulate_shop(tmp_path, 1, start_date=START, users=20, items=400, seed=4)
+    items = pq.read_table(tmp_path / "truth" / "items.parquet").to_pandas()
+    catalogue = pq.read_table(tmp_path / "landing" / "items" / "items.parquet").to_pandas()
+    tags = catalogue.set_index("item_id").tags
+    errors = items[items.catalogue_error]
+    assert 0 < len(errors) < items.tagged_palette.notna().sum() / 4
+    assert (errors.tagged_palette != errors.palette).all()
+    assert not (items.palette_in_tags & items.catalogue_error).any()
+    for row in errors.itertuples():
+        assert PALETTE_TAGS[row.tagged_palette] in tags[row.item_id]
