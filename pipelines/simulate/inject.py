@@ -112,12 +112,11 @@ def inject_day(main: pa.Table, prev_day_rows: pa.Table | None, rate: float, seed
         return out
     n_bad = max(1, int(round(rate * n_clean)))
     kinds = row_kinds_for_day(n_bad, day_index)
-    clean = main.to_pylist()
     day_start = datetime(landing_day.year, landing_day.month, landing_day.day, tzinfo=UTC)
     stamp = landing_day.strftime("%Y%m%d")
 
-    def pick() -> dict:
-        return dict(clean[int(rng.integers(0, n_clean))])
+    def pick() -> dict:  # one clean row, as a dict (never the whole table: days can be large)
+        return main.slice(int(rng.integers(0, n_clean)), 1).to_pylist()[0]
 
     def record(file: str, row: int, event_id, kind: str, reason: str | None) -> None:
         out.records.append({"landing_date": landing_day.isoformat(), "source_file": f"{folder}/{file}",
@@ -188,7 +187,7 @@ def inject_day(main: pa.Table, prev_day_rows: pa.Table | None, rate: float, seed
         out.main = pa.concat_tables([main, pa.Table.from_pylist(appended, schema=EVENT_SCHEMA)])
     if extra_lines:
         out.files.append(BadFile("extra-rows.jsonl", b"\n".join(extra_lines) + b"\n"))
-    _add_bad_file(out, file_kind_for_day(day_index), clean[:FILE_KIND_ROWS], stamp, record)
+    _add_bad_file(out, file_kind_for_day(day_index), main.slice(0, FILE_KIND_ROWS).to_pylist(), stamp, record)
     return out
 
 
