@@ -47,7 +47,11 @@ def test_injected_rows_reconcile_with_real_ingest(tmp_path):
     got = set(zip(quarantine.source_file, quarantine.source_row, quarantine.reason, strict=True))
     want = set(zip(expected.source_file, expected.source_row, expected.expected_reason, strict=True))
     assert got == want
-    # rows expected to pass (an unknown extra column) were accepted
+    # every clean row that landed in the ingested days was accepted, plus the rows meant to pass
+    landed = pq.read_table(tmp_path / "truth" / "landing_files.parquet").to_pandas()
+    in_range = landed[landed.landing_date <= (START + timedelta(days=days - 1)).isoformat()]
+    passing = injected[injected.expected_reason.isna()]
+    assert sum(r.accepted for r in reports) == in_range.clean_rows.sum() + len(passing)
     accepted = pq.read_table(paths.lake_events).to_pandas()
-    for event_id in injected[injected.expected_reason.isna()].event_id:
+    for event_id in passing.event_id:
         assert (accepted.event_id == event_id).sum() == 1
