@@ -179,7 +179,7 @@ def simulate_shop(out_home: Path, days: int, users: int, items: int, seed: int, 
         write_table(items_truth(world, origin), truth_dir / "items.parquet", "parquet")
         write_table(item_words_truth(world, catalogue), truth_dir / "item_words.parquet", "parquet")
         write_table(users_truth(world, origin), truth_dir / "users.parquet", "parquet")
-        write_table(markets_truth(), truth_dir / "markets.parquet", "parquet")
+        write_table(markets_truth(world), truth_dir / "markets.parquet", "parquet")
     truth_dir.mkdir(parents=True, exist_ok=True)  # world.json anchors day 0 even without the rest
     (truth_dir / "world.json").write_text(json.dumps({
         "simulator_version": SIMULATOR_VERSION, "seed": seed, "users": users, "items": items,

@@ -106,14 +106,21 @@ def users_truth(world: World, origin: date) -> pa.Table:
     })
 
 
-def markets_truth() -> pa.Table:
+def markets_truth(world: World) -> pa.Table:
+    """Per market; ``mean_palette_pref`` (users' average taste) makes market-to-market similarity
+    checkable: markets favouring the same palettes are alike."""
     names = list(vocab.MARKET_NAMES)
+    mean_pref = np.stack([world.user_palette_pref[world.user_market == m].mean(axis=0)
+                          if (world.user_market == m).any() else np.zeros(len(vocab.PALETTE_NAMES))
+                          for m in range(len(names))])
     return pa.table({
         "market": names,
         "language": [vocab.MARKETS[m]["language"] for m in names],
         "english_mix": [vocab.MARKETS[m]["english_mix"] for m in names],
         "user_share": [vocab.MARKETS[m]["share"] for m in names],
         "favoured_palettes": [list(vocab.MARKETS[m]["palette_boost"]) for m in names],
+        "mean_palette_pref": pa.FixedSizeListArray.from_arrays(pa.array(mean_pref.ravel()), mean_pref.shape[1]),
+        "palettes": [list(vocab.PALETTE_NAMES)] * len(names),
     })
 
 

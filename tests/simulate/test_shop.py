@@ -138,3 +138,13 @@ def test_catalogue_errors_are_recorded(tmp_path):
     assert not (items.palette_in_tags & items.catalogue_error).any()
     for row in errors.itertuples():
         assert PALETTE_TAGS[row.tagged_palette] in tags[row.item_id]
+
+
+def test_markets_truth_reflects_market_taste(tmp_path):
+    simulate_shop(tmp_path, 1, start_date=START, users=900, items=30, seed=6)
+    markets = pq.read_table(tmp_path / "truth" / "markets.parquet").to_pylist()
+    for m in markets:
+        pref = dict(zip(m["palettes"], m["mean_palette_pref"], strict=True))
+        favoured = sum(pref[p] for p in m["favoured_palettes"])
+        assert favoured > 0.5          # 4 of 10 palettes take most of the market's taste
+        assert abs(sum(pref.values()) - 1.0) < 1e-9
