@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.ingest.contract import EVENT_COLUMNS, IngestSettings
 from pipelines.ingest.day import ingest_landing_day
+from pipelines.ingest.items import ingest_items
 from pipelines.movielens import import_movielens
 from pipelines.settings import CorebrainPaths
 
@@ -81,6 +82,8 @@ def test_imported_files_pass_ingest(tiny, tmp_path):
     assert strict.reasons == {"TS_BEFORE_FLOOR": 3}
     report = ingest_landing_day(paths, date(1997, 9, 22), IngestSettings(ts_floor=datetime(1990, 1, 1)))
     assert report.accepted == 3 and report.quarantined == 0
+    items = ingest_items(paths)
+    assert items.accepted == 3 and items.quarantined == 0
 
 
 def test_real_ml_100k(tmp_path):

@@ -10,7 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.ingest.contract import EVENT_COLUMNS, ITEM_COLUMNS
+from pipelines.ingest.items import ingest_items
 from pipelines.ingest.readers import read_landing_file
+from pipelines.settings import CorebrainPaths
 from pipelines.simulate import WorldMismatch, simulate_shop
 from pipelines.simulate.vocab import PALETTE_TAGS
 
@@ -71,6 +73,8 @@ def test_every_format_meets_the_event_contract(tmp_path, fmt):
     assert len(read.rows) > 100 and all(r.error is None for r in read.rows)
     items = read_landing_file(next((tmp_path / "landing" / "items").iterdir()))
     assert tuple(items.columns) == ITEM_COLUMNS and len(items.rows) == 60
+    report = ingest_items(CorebrainPaths(tmp_path))
+    assert report.accepted == 60 and report.quarantined == 0
 
 
 def test_truth_is_consistent_with_the_landing_files(tmp_path):
