@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from pipelines.simulate import vocab
 from pipelines.simulate.calendar import HOUR_WEIGHTS, activity_multiplier
 from pipelines.simulate.sampling import GroupedSampler, sample_rows
-from pipelines.simulate.world import TASTE_PLACE, World, item_ids, user_ids
+from pipelines.simulate.world import NEVER, TASTE_PLACE, World, item_ids, user_ids
 
 DAY_STREAM = 1
 EVENT_TYPES: tuple[str, ...] = ("search", "view", "add_to_cart", "purchase")
@@ -60,9 +60,9 @@ class DayGenerator:
                                               len(vocab.PALETTE_NAMES))
         self.place_sampler = GroupedSampler(world.item_place, world.item_popularity,
                                             len(vocab.PLACE_NAMES))
-        day0 = world.item_launch_day == 0
-        self.day0_sampler = GroupedSampler(np.zeros(world.n_items, dtype=np.int64),
-                                           world.item_popularity * day0, 1)
+        always = (world.item_launch_day == 0) & (world.item_retire_day >= NEVER)
+        self.fallback_sampler = GroupedSampler(np.zeros(world.n_items, dtype=np.int64),
+                                           world.item_popularity * always, 1)
         self.palette_cum = np.cumsum(world.user_palette_pref, axis=1)
         self.place_cum = np.cumsum(world.user_place_pref, axis=1)
         self.item_id_arr = pa.array(item_ids(world.n_items), pa.string())
@@ -114,9 +114,10 @@ class DayGenerator:
         by_place = self.place_sampler.sample(focus_place[v_sess], u)
         by_pop = self.palette_sampler.sample_global(u)
         item = np.where(from_focus, np.where(place_minded[v_sess], by_place, by_palette), by_pop)
-        unlaunched = w.item_launch_day[item] > day_index   # not on sale yet: a day-0 item instead
-        if unlaunched.any():
-            item[unlaunched] = self.day0_sampler.sample_global(u[unlaunched])
+        # not on sale (yet, or any more): a popular item that always is, instead
+        off_sale = (w.item_launch_day[item] > day_index) | (w.item_retire_day[item] <= day_index)
+        if off_sale.any():
+            item[off_sale] = self.fallback_sampler.sample_global(u[off_sale])
         review = (rng.random(n_v) < REVIEW_SHARE) & (pos > 0)
         prev = np.flatnonzero(review) - 1
         item[review] = item[prev]

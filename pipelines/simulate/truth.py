@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from pipelines.simulate import vocab
 from pipelines.simulate.churn import HORIZON_DAYS, quiet_probabilities
-from pipelines.simulate.world import TASTE_PLACE, World, item_ids, user_ids
+from pipelines.simulate.world import NEVER, TASTE_PLACE, World, item_ids, user_ids
 
 
 def _title(name: str) -> str:
@@ -58,6 +58,8 @@ def items_truth(world: World, origin: date) -> pa.Table:
         "tagged_palette": [vocab.PALETTE_NAMES[p] if p >= 0 else None for p in world.item_palette_tag],
         "catalogue_error": (world.item_palette_tag >= 0) & (world.item_palette_tag != world.item_palette),
         "launch_date": pa.array([origin + timedelta(days=int(d)) for d in world.item_launch_day], pa.date32()),
+        "retire_date": pa.array([origin + timedelta(days=int(d)) if d < NEVER else None
+                                 for d in world.item_retire_day], pa.date32()),
     })
 
 

@@ -30,6 +30,9 @@ POPULARITY_SIGMA = 1.0      # log-normal spread of item popularity (the long tai
 TAG_ERROR_SHARE = 0.08      # of palette-tagged items, tagged with a wrong palette (catalogue errors)
 NEW_ITEM_SHARE = 0.12       # items launched after day 0 (new arrivals: the vocabulary grows)
 NEW_ITEM_MAX_DAY = 60
+RETIRED_ITEM_SHARE = 0.06   # items taken off sale (they vanish from behaviour, not from the catalogue)
+RETIRE_FROM_DAY, RETIRE_TO_DAY = 10, 90
+NEVER = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class World:
     item_palette_tagged: np.ndarray  # bool: the merchandiser put the palette in the tags
     item_palette_tag: np.ndarray  # int: the palette the tags name (-1: none); wrong for a few items
     item_launch_day: np.ndarray  # first day (from the origin) the item can be seen
+    item_retire_day: np.ndarray  # first day it is off sale (NEVER for most)
     # users
     user_market: np.ndarray    # int, index into vocab.MARKET_NAMES
     user_taste_axis: np.ndarray  # TASTE_PALETTE or TASTE_PLACE
@@ -128,11 +132,16 @@ def build_world(seed: int, n_users: int, n_items: int) -> World:
     shift = rng.integers(1, n_pal, size=n_items)
     palette_tag = np.where(palette_tagged, np.where(wrong, (item_palette + shift) % n_pal, item_palette), -1)
 
+    retired = (rng.random(n_items) < RETIRED_ITEM_SHARE) & ~is_new
+    retired[np.argmax(popularity)] = False
+    retire_day = np.where(retired, rng.integers(RETIRE_FROM_DAY, RETIRE_TO_DAY + 1, size=n_items), NEVER)
+
     return World(
         seed=seed, item_type=item_type, item_palette=item_palette, item_motif=item_motif,
         item_place=item_place, item_popularity=popularity, item_price=price,
         item_palette_tagged=palette_tagged, item_palette_tag=palette_tag.astype(np.int64),
-        item_launch_day=launch_day.astype(np.int64), user_market=market, user_taste_axis=taste_axis,
+        item_launch_day=launch_day.astype(np.int64), item_retire_day=retire_day.astype(np.int64),
+        user_market=market, user_taste_axis=taste_axis,
         user_palette_pref=palette_pref, user_place_pref=place_pref, user_rate=rate,
         user_buy_propensity=buy, user_hazard=hazard, user_join_day=join_day.astype(np.int64),
         user_quiet_day=quiet_day.astype(np.int64),

@@ -119,14 +119,19 @@ def test_late_sessions_arrive_in_a_later_folder_and_nothing_is_lost(tmp_path):
     assert events.event_id.is_unique and len(events) == summary.events
 
 
-def test_new_items_appear_only_from_their_launch_day(tmp_path):
-    simulate_shop(tmp_path, 20, start_date=START, users=300, items=80, seed=9)
+def test_items_appear_at_launch_and_vanish_when_retired(tmp_path):
+    simulate_shop(tmp_path, 20, start_date=START, users=300, items=200, seed=10)
     items = pq.read_table(tmp_path / "truth" / "items.parquet").to_pandas().set_index("item_id")
     assert (items.launch_date > START).any() and (items.launch_date == START).any()
     events = pq.read_table(tmp_path / "landing" / "events").to_pandas()
     events = events[events.item_id.notna()]
     launch = events.item_id.map(items.launch_date)
     assert (events.ts.dt.date >= launch).all()
+    retire = events.item_id.map(items.retire_date)
+    assert (retire.isna() | (events.ts.dt.date < retire)).all()
+    retired = set(items[items.retire_date <= date(2026, 1, 20)].index)
+    seen_before = set(events[events.ts < "2026-01-13"].item_id)
+    assert retired and retired & seen_before   # seen, then gone
     late_items = set(items[(items.launch_date > START) & (items.launch_date <= date(2026, 1, 15))].index)
     assert late_items & set(events.item_id)   # new arrivals do get seen
 
