@@ -132,6 +132,8 @@ def next_item_ceiling(home: Path, cutoff: date, k: int = 10, horizon: int = HORI
     by_place = world.user_place_pref[chosen][:, world.item_place] * place_share
     place_minded = (world.user_taste_axis[chosen] == TASTE_PLACE)[:, None]
     oracle = FOCUS_SHARE * np.where(place_minded, by_place, by_palette) + (1 - FOCUS_SHARE) * pop
+    on_sale = (world.item_launch_day <= cutoff_index) & (world.item_retire_day > cutoff_index)
+    oracle = np.where(on_sale[None, :], oracle, oracle * 1e-6)   # off sale: last resort only
     popular = np.broadcast_to(views + 1e-9 * pop, oracle.shape).copy()  # ties broken by true popularity
     history = seen[chosen]
     oracle[history] = -np.inf
