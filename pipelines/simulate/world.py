@@ -6,7 +6,7 @@ are generated. Everything here is numpy arrays indexed by item / user number; no
 Users mostly care about palette (a "sunset" user views sunset posters of any city); a minority care
 about place instead. Each user has an activity rate (expected sessions per average day), a join day
 and a daily hazard of going quiet for good; the quiet day is drawn here, once, so the churn truth is
-known exactly.
+known exactly. Items launch (new arrivals) and retire over time, and a few carry a wrong palette tag.
 """
 
 from __future__ import annotations
