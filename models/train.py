@@ -214,6 +214,7 @@ def validate(model: CoreModel, store: SequenceStore, rows: np.ndarray, targets: 
 
 def train(config: TrainConfig | dict) -> TrainResult:
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    owns_group = not dist.is_initialized()
     rank, world = _dist_setup()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -358,6 +359,8 @@ def train(config: TrainConfig | dict) -> TrainResult:
                                             "n_items": n_items, "config": asdict(cfg)}, indent=2))
     if dist.is_initialized():
         dist.barrier()
+        if owns_group:
+            dist.destroy_process_group()
     return result
 
 
@@ -382,8 +385,6 @@ def main(argv: list[str] | None = None) -> int:
     res = train(d)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({"best_epoch": res.best_epoch, "val": res.val, "out_dir": res.out_dir}))
-    if dist.is_initialized():
-        dist.destroy_process_group()
     return 0
 
 

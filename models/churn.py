@@ -1,0 +1,61 @@
+"""Zero-shot churn: "no event in the next H days" read from the time-gap head of the same model.
+
+The gap head gives P(bucket) for the gap from a user's last event to their next one. From it, a
+survival curve S(x) = P(gap >= x) (log-linear inside each bucket), and the churn probability at a
+cutoff, given the time already elapsed since the last event e:
+    P(no event in [cutoff, cutoff + H)) = S(e + H) / S(e).
+No churn labels are used in training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from models.data import SequenceStore, make_batch
+from models.model import CoreModel
+from models.tokens import DAY, GAP_EDGES, N_GAP_BUCKETS
+
+# lower / upper edge (seconds) of each bucket 1..N-1 (bucket 0, unknown, gets a dummy [1, 1) range)
+_LO = torch.tensor([1.0, 1.0] + GAP_EDGES.astype(float).tolist(), dtype=torch.float64)
+_HI = torch.tensor([1.0] + GAP_EDGES.astype(float).tolist() + [float("inf")], dtype=torch.float64)
+assert len(_LO) == len(_HI) == N_GAP_BUCKETS
+
+
+def survival(probs: torch.Tensor, x_seconds: torch.Tensor) -> torch.Tensor:
+    """S(x) = P(gap >= x) from bucket probabilities (B, N_GAP_BUCKETS) at x (B,) seconds."""
+    p = probs.double()
+    x = x_seconds.double().clamp(min=1.0)[:, None]
+    lo, hi = _LO[None], _HI[None]
+    above = (lo >= x).double()                                        # whole bucket at or above x
+    inside = (lo < x) & (x < hi)
+    span = (torch.log(hi) - torch.log(lo.clamp(min=1.0))).clamp(min=1e-9)
+    frac = torch.where(torch.isinf(hi), 1.0, (torch.log(hi) - torch.log(x)) / span)
+    w = above + inside.double() * frac.clamp(0, 1)
+    w[:, 0] = 0.0
+    return (p * w).sum(1)
+
+
+def churn_probability(probs: torch.Tensor, elapsed_seconds: torch.Tensor, horizon_days: float = 14) -> torch.Tensor:
+    """P(no event within ``horizon_days`` after the cutoff | already ``elapsed_seconds`` without one)."""
+    e = elapsed_seconds.double().clamp(min=0)
+    s_now = survival(probs, e)
+    s_later = survival(probs, e + horizon_days * DAY)
+    return (s_later / s_now.clamp(min=1e-12)).clamp(0, 1)
+
+
+@torch.no_grad()
+def churn_scores(model: CoreModel, store: SequenceStore, rows: np.ndarray, cutoff_ts: int,
+                 horizon_days: float = 14, batch_size: int = 256) -> torch.Tensor:
+    """Churn probability of users ``rows`` at unix time ``cutoff_ts`` (histories end before it)."""
+    model.eval()
+    rows = np.asarray(rows, dtype=np.int64)
+    out = torch.empty(len(rows), dtype=torch.float64)
+    last_ts = store.extra["last_ts"]
+    known = store.extra["last_ts_known"]
+    for s in range(0, len(rows), batch_size):
+        r = rows[s:s + batch_size]
+        probs = model.gap_probs(model.last_hidden(make_batch(store, r, model.cfg.max_len, train=False)))
+        elapsed = torch.as_tensor(np.where(known[r], cutoff_ts - last_ts[r], 0), dtype=torch.float64)
+        out[s:s + batch_size] = churn_probability(probs, elapsed, horizon_days)
+    return out
