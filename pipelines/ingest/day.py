@@ -17,7 +17,7 @@ from pipelines.ingest.contract import EVENT_COLUMNS, REQUIRED_COLUMNS, IngestSet
 from pipelines.ingest.dedupe import earlier_event_files, prior_event_ids
 from pipelines.ingest.lake import EVENT_SCHEMA, QUARANTINE_SCHEMA, replace_landing_day, table_from_rows
 from pipelines.ingest.landing import list_landing_folder
-from pipelines.ingest.readers import RawRow, read_landing_file
+from pipelines.ingest.readers import RawRow, open_landing_file
 from pipelines.ingest.validate import Event, Rejected, best_effort_user_id, validate_row
 from pipelines.settings import CorebrainPaths
 
@@ -77,11 +77,11 @@ def ingest_landing_day(paths: CorebrainPaths, landing_day: date, settings: Inges
     report.landing_folder_found = folder.exists()
     entries, report.hidden_files = list_landing_folder(folder, paths.landing)
     quarantine: list[tuple] = []
-    candidates: list[tuple[Event, str, int]] = []
+    candidates: list[tuple[Event, str, int, RawRow]] = []
 
-    def reject(source_file: str, row: RawRow, reason: str, detail: str) -> None:
+    def reject(source_file: str, row: RawRow, reason: str, detail: str, user_id: str | None = None) -> None:
         quarantine.append(_quarantine_row(source_file, row.source_row, reason, detail, row.raw_text(),
-                                          landing_day, best_effort_user_id(row.values)))
+                                          landing_day, user_id or best_effort_user_id(row.values)))
 
     for entry in entries:
         if entry.path is None:
@@ -90,36 +90,47 @@ def ingest_landing_day(paths: CorebrainPaths, landing_day: date, settings: Inges
             report.files_rejected += 1
             report.file_errors[entry.source_file] = f"{entry.reason}: {entry.detail}"
             continue
-        read = read_landing_file(entry.path)
-        if read.error is not None:
-            reason, detail = read.error
+        stream = open_landing_file(entry.path)
+        if stream.error is not None:
+            reason, detail = stream.error
             quarantine.append(_quarantine_row(entry.source_file, 0, reason, detail, "", landing_day, None))
             report.files_rejected += 1
             report.file_errors[entry.source_file] = f"{reason}: {detail}"
             continue
         report.files_read += 1
-        missing = [c for c in REQUIRED_COLUMNS if c not in read.columns]
-        extra = [c for c in read.columns if c not in EVENT_COLUMNS]
-        if extra:
-            report.schema_drift[entry.source_file] = extra
-        if missing:
-            report.file_errors[entry.source_file] = (
-                f"{reasons.MISSING_COLUMNS}: required columns {missing} absent; whole file rejected "
-                f"({len(read.rows)} rows quarantined)")
-        for row in read.rows:
+        file_rejects: list[tuple[RawRow, str, str, str | None]] = []
+        file_candidates: list[tuple[Event, str, int, RawRow]] = []
+        for row in stream.rows:
             report.rows_read += 1
             if row.error is not None:
                 reject(entry.source_file, row, *row.error)
-            elif missing:
-                reject(entry.source_file, row, reasons.MISSING_COLUMNS,
-                       f"file lacks required columns {missing}: whole file rejected")
+                continue
+            # keep the row's text (or, for Parquet, its values) only: the parsed dict is dropped
+            slim = RawRow(row.source_row, None if row.raw is not None else row.values, row.raw)
+            try:
+                event = validate_row(row.values or {}, landing_day, settings)
+            except Rejected as rejected:
+                file_rejects.append((slim, rejected.reason, rejected.detail, best_effort_user_id(row.values)))
             else:
-                try:
-                    event = validate_row(row.values or {}, landing_day, settings)
-                except Rejected as rejected:
-                    reject(entry.source_file, row, rejected.reason, rejected.detail)
-                else:
-                    candidates.append((event, entry.source_file, row.source_row, row))
+                file_candidates.append((event, entry.source_file, row.source_row, slim))
+        # the columns are known once the file is read (JSON Lines has no header)
+        columns = stream.columns
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        extra = [c for c in columns if c not in EVENT_COLUMNS]
+        if extra:
+            report.schema_drift[entry.source_file] = extra
+        if missing:
+            detail = f"file lacks required columns {missing}: whole file rejected"
+            file_rejects = [(slim, reasons.MISSING_COLUMNS, detail, uid) for slim, _r, _d, uid in file_rejects]
+            file_rejects += [(slim, reasons.MISSING_COLUMNS, detail, event.user_id)
+                             for event, _f, _n, slim in file_candidates]
+            file_candidates = []
+            report.file_errors[entry.source_file] = (
+                f"{reasons.MISSING_COLUMNS}: required columns {missing} absent; whole file rejected "
+                f"({len(file_rejects)} rows quarantined)")
+        for slim, reason, detail, uid in file_rejects:
+            reject(entry.source_file, slim, reason, detail, uid)
+        candidates.extend(file_candidates)
 
     accepted = _dedupe(paths, landing_day, candidates, reject)
     by_day: dict[date, list[tuple]] = {}
@@ -147,7 +158,8 @@ def _dedupe(paths: CorebrainPaths, landing_day: date, candidates: list[tuple], r
     for candidate in candidates:
         event, source_file, source_row, row = candidate
         if event.event_id in seen:
-            reject(source_file, row, reasons.DUPLICATE_EVENT_ID, f"first seen in {seen[event.event_id]}")
+            reject(source_file, row, reasons.DUPLICATE_EVENT_ID, f"first seen in {seen[event.event_id]}",
+                   event.user_id)
         else:
             seen[event.event_id] = f"{source_file} row {source_row}"
             firsts.append(candidate)
@@ -160,7 +172,7 @@ def _dedupe(paths: CorebrainPaths, landing_day: date, candidates: list[tuple], r
         event, source_file, _source_row, row = candidate
         if event.event_id in prior:
             reject(source_file, row, reasons.DUPLICATE_EVENT_ID,
-                   f"first seen in an earlier landing day: {prior[event.event_id]}")
+                   f"first seen in an earlier landing day: {prior[event.event_id]}", event.user_id)
         else:
             kept.append(candidate)
     return kept

@@ -36,6 +36,7 @@ def test_duplicate_within_and_across_files(corebrain_home):
     assert [(q["source_file"].rsplit("/", 1)[1], q["source_row"], q["reason"]) for q in quarantine] == [
         ("a.jsonl", 3, reasons.DUPLICATE_EVENT_ID), ("b.csv", 2, reasons.DUPLICATE_EVENT_ID)]
     assert "a.jsonl row 1" in quarantine[0]["detail"]
+    assert [q["user_id"] for q in quarantine] == ["other", "u1"]
     events = {e["event_id"]: e for e in read_events(corebrain_home)}
     assert events["e1"]["user_id"] == "u1" and events["e2"]["source_file"].endswith("a.jsonl")
     assert report.rows_read == 5 == report.accepted + report.quarantined

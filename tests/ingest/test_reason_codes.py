@@ -188,3 +188,14 @@ def test_every_reason_code_is_documented():
         line = next(ln for ln in text.splitlines() if ln.startswith(f"{code} = "))
         assert "#" in line, f"{code} has no one-line meaning"
     assert len(set(reasons.ALL_REASONS)) == len(reasons.ALL_REASONS)
+
+
+def test_missing_required_column_in_json_lines(corebrain_home):
+    """JSON Lines has no header: a key absent from every line is a missing column (whole file)."""
+    rows = [{k: v for k, v in event(f"e{i}").items() if k != "ts"} for i in range(3)]
+    write_jsonl(corebrain_home, "a.jsonl", rows + ["not json"])
+    report = ingest_landing_day(corebrain_home, DAY, SETTINGS)
+    assert [q["reason"] for q in read_quarantine(corebrain_home)] == [reasons.MISSING_COLUMNS] * 3 + [
+        reasons.BROKEN_JSON_LINE]
+    assert (report.rows_read, report.accepted, report.quarantined) == (4, 0, 4)
+    assert read_events(corebrain_home) == []
