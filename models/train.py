@@ -180,7 +180,9 @@ def _random_ends(store: SequenceStore, rows: np.ndarray, max_len: int, rng: np.r
 
 
 def _mlflow_log(metrics: dict, step: int) -> None:
-    """Log to the active MLflow run (in process) or the run named by MLFLOW_RUN_ID (under torchrun)."""
+    """Log to the active MLflow run (in process) or the run named by MLFLOW_RUN_ID (under torchrun).
+    MLflow names cannot hold '@': 'val_ndcg@10' is logged as 'val_ndcg_at_10'."""
+    metrics = {k.replace("@", "_at_"): float(v) for k, v in metrics.items()}
     try:
         if "mlflow" in sys.modules and sys.modules["mlflow"].active_run() is not None:
             sys.modules["mlflow"].log_metrics(metrics, step=step)

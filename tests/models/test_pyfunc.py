@@ -22,12 +22,14 @@ print(json.dumps({"items": [list(x) for x in out["items"]], "scores": [list(map(
 
 
 def test_log_register_and_load_in_clean_process(shards, tmp_path):
-    res = train(tiny_config(shards, tmp_path / "out", epochs=4))
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     mlflow.set_tracking_uri(uri)
     exp = mlflow.create_experiment("core", artifact_location=str(tmp_path / "artifacts"))
-    with mlflow.start_run(experiment_id=exp):
+    with mlflow.start_run(experiment_id=exp) as run:
+        res = train(tiny_config(shards, tmp_path / "out", epochs=4))   # metrics go to the active run
         mv = log_core_model(res.out_dir, "corebrain-test")
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "val_ndcg_at_10")
+    assert [m.step for m in history] == list(range(res.epochs_run))
     mlflow.MlflowClient().set_registered_model_alias("corebrain-test", "champion", mv.version)
     assert str(mv.version) == "1"
     p = subprocess.run([sys.executable, "-c", LOADER, uri], capture_output=True, text=True, cwd=tmp_path,
