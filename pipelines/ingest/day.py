@@ -17,7 +17,7 @@ from pipelines.ingest.contract import EVENT_COLUMNS, REQUIRED_COLUMNS, IngestSet
 from pipelines.ingest.dedupe import earlier_event_files, prior_event_ids
 from pipelines.ingest.lake import EVENT_SCHEMA, QUARANTINE_SCHEMA, replace_landing_day, table_from_rows
 from pipelines.ingest.landing import list_landing_folder
-from pipelines.ingest.readers import RawRow, open_landing_file
+from pipelines.ingest.readers import FileStream, RawRow, open_landing_file
 from pipelines.ingest.validate import Event, Rejected, best_effort_user_id, validate_row
 from pipelines.settings import CorebrainPaths
 
@@ -98,39 +98,7 @@ def ingest_landing_day(paths: CorebrainPaths, landing_day: date, settings: Inges
             report.file_errors[entry.source_file] = f"{reason}: {detail}"
             continue
         report.files_read += 1
-        file_rejects: list[tuple[RawRow, str, str, str | None]] = []
-        file_candidates: list[tuple[Event, str, int, RawRow]] = []
-        for row in stream.rows:
-            report.rows_read += 1
-            if row.error is not None:
-                reject(entry.source_file, row, *row.error)
-                continue
-            # keep the row's text (or, for Parquet, its values) only: the parsed dict is dropped
-            slim = RawRow(row.source_row, None if row.raw is not None else row.values, row.raw)
-            try:
-                event = validate_row(row.values or {}, landing_day, settings)
-            except Rejected as rejected:
-                file_rejects.append((slim, rejected.reason, rejected.detail, best_effort_user_id(row.values)))
-            else:
-                file_candidates.append((event, entry.source_file, row.source_row, slim))
-        # the columns are known once the file is read (JSON Lines has no header)
-        columns = stream.columns
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        extra = [c for c in columns if c not in EVENT_COLUMNS]
-        if extra:
-            report.schema_drift[entry.source_file] = extra
-        if missing:
-            detail = f"file lacks required columns {missing}: whole file rejected"
-            file_rejects = [(slim, reasons.MISSING_COLUMNS, detail, uid) for slim, _r, _d, uid in file_rejects]
-            file_rejects += [(slim, reasons.MISSING_COLUMNS, detail, event.user_id)
-                             for event, _f, _n, slim in file_candidates]
-            file_candidates = []
-            report.file_errors[entry.source_file] = (
-                f"{reasons.MISSING_COLUMNS}: required columns {missing} absent; whole file rejected "
-                f"({len(file_rejects)} rows quarantined)")
-        for slim, reason, detail, uid in file_rejects:
-            reject(entry.source_file, slim, reason, detail, uid)
-        candidates.extend(file_candidates)
+        candidates.extend(_validate_file(entry.source_file, stream, landing_day, settings, report, reject))
 
     accepted = _dedupe(paths, landing_day, candidates, reject)
     by_day: dict[date, list[tuple]] = {}
@@ -151,17 +119,60 @@ def ingest_landing_day(paths: CorebrainPaths, landing_day: date, settings: Inges
     return report
 
 
+def _validate_file(source_file: str, stream: FileStream, landing_day: date, settings: IngestSettings,
+                   report: DayReport, reject) -> list[tuple[Event, str, int, RawRow]]:
+    """Validate one readable file's rows; returns its accepted candidates (before dedupe).
+
+    Rejections go through ``reject`` once the file is fully read: a file found to lack a required
+    column is then rejected whole (MISSING_COLUMNS), so nothing of it is half-loaded.
+    """
+    file_rejects: list[tuple[RawRow, str, str, str | None]] = []
+    file_candidates: list[tuple[Event, str, int, RawRow]] = []
+    for row in stream.rows:
+        report.rows_read += 1
+        if row.error is not None:
+            reject(source_file, row, *row.error)
+            continue
+        # keep the row's text (or, for Parquet, its values) only: the parsed dict is dropped
+        slim = RawRow(row.source_row, None if row.raw is not None else row.values, row.raw)
+        try:
+            event = validate_row(row.values or {}, landing_day, settings)
+        except Rejected as rejected:
+            file_rejects.append((slim, rejected.reason, rejected.detail, best_effort_user_id(row.values)))
+        else:
+            file_candidates.append((event, source_file, row.source_row, slim))
+    # the columns are known once the file is read (JSON Lines has no header)
+    columns = stream.columns
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    extra = [c for c in columns if c not in EVENT_COLUMNS]
+    if extra:
+        report.schema_drift[source_file] = extra
+    if missing:
+        detail = f"file lacks required columns {missing}: whole file rejected"
+        file_rejects = [(slim, reasons.MISSING_COLUMNS, detail, uid) for slim, _r, _d, uid in file_rejects]
+        file_rejects += [(slim, reasons.MISSING_COLUMNS, detail, event.user_id)
+                         for event, _f, _n, slim in file_candidates]
+        file_candidates = []
+        report.file_errors[source_file] = (
+            f"{reasons.MISSING_COLUMNS}: required columns {missing} absent; whole file rejected "
+            f"({len(file_rejects)} rows quarantined)")
+    for slim, reason, detail, uid in file_rejects:
+        reject(source_file, slim, reason, detail, uid)
+    return file_candidates
+
+
 def _dedupe(paths: CorebrainPaths, landing_day: date, candidates: list[tuple], reject) -> list[tuple]:
     """First copy wins within the day (file name, row), then against earlier landing days."""
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, int]] = {}
     firsts: list[tuple] = []
     for candidate in candidates:
         event, source_file, source_row, row = candidate
-        if event.event_id in seen:
-            reject(source_file, row, reasons.DUPLICATE_EVENT_ID, f"first seen in {seen[event.event_id]}",
+        first = seen.get(event.event_id)
+        if first is not None:
+            reject(source_file, row, reasons.DUPLICATE_EVENT_ID, f"first seen in {first[0]} row {first[1]}",
                    event.user_id)
         else:
-            seen[event.event_id] = f"{source_file} row {source_row}"
+            seen[event.event_id] = (source_file, source_row)
             firsts.append(candidate)
     prior = prior_event_ids(earlier_event_files(paths.lake_events, landing_day),
                             [c[0].event_id for c in firsts])
