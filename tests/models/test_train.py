@@ -117,3 +117,35 @@ def test_ddp_two_processes_match_one_at_equal_global_batch(tmp_path):
     for a, b in zip(l1, l2, strict=True):
         assert abs(a - b) / a < 0.05, (l1, l2)
     assert l2[-1] < l2[0]
+
+
+def test_edge_cases_short_histories_and_search_only_users(tmp_path):
+    import pyarrow as pa
+
+    from tests.models.synth import write_shards as ws
+    root = ws(tmp_path / "s", n_users=30)
+    # add users with one event, only searches, and an empty history: they are read, not a crash
+    import pyarrow.parquet as pq
+    t = pq.read_table(root / "train-00000.parquet")
+    extra = pa.Table.from_pylist([
+        {"user_id": "one", "item_idx": [3], "event_type": [1], "ts": [1], "query": [None]},
+        {"user_id": "search", "item_idx": [0, 0], "event_type": [2, 2], "ts": [1, 2], "query": ["a", "b"]},
+        {"user_id": "empty", "item_idx": [], "event_type": [], "ts": [], "query": []},
+    ], schema=t.schema)
+    pq.write_table(pa.concat_tables([t, extra]), root / "train-00000.parquet")
+    res = train(tiny_config(root, tmp_path / "o", epochs=1, verify_shards=False))
+    assert res.best_epoch == 0
+
+
+def test_no_trainable_users_is_a_clear_error(tmp_path):
+    root = write_shards(tmp_path / "s", n_users=4, length=1, with_clickstream=False)
+    with pytest.raises(ValueError, match="nothing to train on"):
+        train(tiny_config(root, tmp_path / "o"))
+
+
+def test_old_champion_scores_a_holdout_with_a_grown_vocabulary(tmp_path):
+    v1 = write_shards(tmp_path / "v1", n_items=30)
+    old = train(tiny_config(v1, tmp_path / "o1", epochs=3))
+    v2 = write_shards(tmp_path / "v2", n_items=30, extra_items=5, seed=1)
+    ev = evaluate_holdout(old.best_path, v2)
+    assert ev["n"] == 60 and ev["hr@10"] > ev["pop_hr@10"]
