@@ -115,7 +115,7 @@ def test_ddp_two_processes_match_one_at_equal_global_batch(tmp_path):
     l2 = [h["train_loss"] for h in two["history"]]
     assert len(l1) == len(l2) == 3
     for a, b in zip(l1, l2, strict=True):
-        assert abs(a - b) / a < 0.05, (l1, l2)
+        assert abs(a - b) / a < 0.01, (l1, l2)   # measured: within 0.1%
     assert l2[-1] < l2[0]
 
 
