@@ -87,7 +87,10 @@ def _erasure_config(values: dict) -> dict:
     return {"ops": {"erase_user_files": {"config": values}}}
 
 
-@dg.job(config=_erasure_config, description="Erase users everywhere (launchpad: user_ids, reason).")
+# In process, outputs in memory: the ids passed between steps are never pickled to Dagster's storage.
+@dg.job(config=_erasure_config, executor_def=dg.in_process_executor,
+        resource_defs={"io_manager": dg.mem_io_manager},
+        description="Erase users everywhere (launchpad: user_ids, reason).")
 def erase_users():
     log_erasure(erase_user_warehouse(erase_user_files()))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -98,6 +99,10 @@ def test_erase_users_job_removes_every_trace(corebrain_home):
     assert entry["rows_removed"] == {"landing": 5, "lake": 3, "quarantine": 2, "shards": 2, "other": 0,
                                      "warehouse": 2}
     assert GONE not in json.dumps(entry["rows_removed"])
+
+    # step outputs (which carry the ids) stay in memory in one process: never pickled to storage
+    assert erase_users.executor_def is dg.in_process_executor
+    assert erase_users.resource_defs["io_manager"] is dg.mem_io_manager
 
     again = erase_users.execute_in_process(run_config={"user_ids": [GONE], "reason": "retry"})
     assert again.success
