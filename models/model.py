@@ -184,9 +184,10 @@ class CoreModel(nn.Module):
 
     def gap_probs(self, h: torch.Tensor) -> torch.Tensor:
         """P(time-gap bucket of the next event), bucket 0 (unknown) excluded."""
-        logits = self.gap_head(h)
-        logits[..., 0] = float("-inf")
-        return logits.softmax(-1)
+        logits = self.gap_head(h).float()
+        unknown = torch.zeros(logits.shape[-1], dtype=torch.bool, device=h.device)
+        unknown[0] = True
+        return logits.masked_fill(unknown, float("-inf")).softmax(-1)
 
 
 # ---- losses -------------------------------------------------------------------------------------
