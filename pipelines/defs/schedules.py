@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.defs.partitions import daily_partitions
-
 # every asset: landing -> lake -> dbt -> shards -> model -> gate (and consumers as they arrive)
 NIGHTLY_SELECTION = dg.AssetSelection.all()
 
 nightly_job = dg.define_asset_job(
     "nightly",
-    selection=NIGHTLY_SELECTION,
-    partitions_def=daily_partitions,
+    selection=NIGHTLY_SELECTION,  # partitioned by daily_partitions, inferred from the dated assets
     description="Yesterday's landing files -> lake -> dbt -> shards -> retrain -> gate.",
 )
 
