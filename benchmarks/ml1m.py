@@ -154,6 +154,7 @@ def main(argv=None) -> int:
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
     ap.add_argument("--tag", default="sasrec-ce")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--report-only", action="store_true", help="summarise the result JSONs present, train nothing")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="training config overrides (JSON values)")
     args = ap.parse_args(argv)
     data = Path(args.data)
@@ -169,6 +170,14 @@ def main(argv=None) -> int:
         except json.JSONDecodeError:
             overrides[k] = v
     work = Path(args.work)
+    if args.report_only:
+        found = [Path(args.results, f"ml1m_{args.tag}_seed{s}.json") for s in args.seeds]
+        runs = [json.loads(p.read_text()) for p in found if p.exists()]
+        if not runs:
+            print(f"[ml1m] no results for tag {args.tag!r} in {args.results}")
+            return 1
+        print_table(summarise(runs), args.tag)
+        return 0
     shards = write_ml1m_shards(data, work / "shards")
     runs = [run_seed(shards, work, Path(args.results), args.tag, s, overrides) for s in args.seeds]
     s = summarise(runs)
