@@ -22,7 +22,11 @@ def _import_movielens(args: argparse.Namespace) -> int:
     from pipelines.settings import prepare_environment
 
     paths = prepare_environment()
-    summary = import_movielens(args.source, paths.landing, max_days=args.max_days)
+    try:
+        summary = import_movielens(args.source, paths.landing, max_days=args.max_days)
+    except FileNotFoundError as exc:
+        print(f"corebrain import-movielens: {exc}", file=sys.stderr)
+        return 2
     print(summary)
     return 0
 
