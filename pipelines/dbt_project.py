@@ -11,8 +11,10 @@ install time with either command (both run the venv's own ``dbt parse``)::
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -28,14 +30,24 @@ def dbt_executable() -> str:
 
 
 class VenvDbtPreparer(DagsterDbtProjectPreparer):
-    """``dbt parse`` with the venv's dbt (the default preparer looks for ``dbt`` on PATH)."""
+    """``dbt parse`` with the venv's dbt (the default preparer looks for ``dbt`` on PATH).
+
+    Parses into a private folder and renames the results into ``target/``, so processes importing
+    the definitions at the same time never read a half-written manifest.
+    """
 
     def prepare(self, project: DbtProject) -> None:
-        subprocess.run(
-            [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
-             "--profiles-dir", str(project.profiles_dir), "--target-path", str(project.target_path)],
-            check=True,
-        )
+        target = Path(project.project_dir) / project.target_path
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as tmp:
+            subprocess.run(
+                [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
+                 "--profiles-dir", str(project.profiles_dir), "--target-path", tmp, "--log-path", tmp],
+                check=True,
+            )
+            for name in ("partial_parse.msgpack", "semantic_manifest.json", "manifest.json"):
+                if (Path(tmp) / name).exists():
+                    os.replace(Path(tmp) / name, target / name)
 
 
 # DbtProject() takes no preparer argument: swap it in on the (immutable) record

@@ -9,7 +9,7 @@
 
 Both are in pool ``duckdb`` (one writer per warehouse file). dbt tests become asset checks; dbt unit
 tests are not run here (``dbt test --select test_type:unit`` in CI/tests). Each run's
-``target/<uuid>`` folder is removed after a successful run (kept on failure, for its logs).
+``target/<op>-<run>-<hash>`` folder is removed when the run ends (dbt's messages are in the event log).
 """
 
 
@@ -45,9 +45,13 @@ class TrainingWindowConfig(dg.Config):
 
 def _stream(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionContext) -> Iterator[Any]:
     invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
-    # dagster-dbt gives every invocation its own target/<uuid> (with a copy of partial_parse.msgpack)
-    shutil.rmtree(invocation.target_path, ignore_errors=True)
+    try:
+        yield from invocation.stream()
+    finally:
+        # dagster-dbt gives every invocation its own target/<op>-<run>-<hash> folder (a copy of
+        # partial_parse.msgpack, logs, run results): dbt's messages are already in the Dagster
+        # event log, so the folder goes, also after a failure
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
 ensure_manifest()
