@@ -1,0 +1,140 @@
+-- The floor for benchmarks/pipeline_throughput.py: the dbt chain
+--   stg_events -> fct_events -> item_vocab -> training_window -> int_window_events -> user_sequences -> holdout
+-- as plain DuckDB SQL in one process, on one connection, reading the same lake Parquet.
+-- Same logic as the dbt models (dbt_project/models), first build (no incremental branch), no dbt tests,
+-- no dims / quarantine marts. The runner fills {lake}, {window_days_minus_1}, {holdout_days_minus_1}
+-- and times each statement under its `-- step:` label.
+
+-- step: fct_events
+create or replace table fct_events as
+with source as (
+    select * from read_parquet('{lake}/events/*/*.parquet', hive_partitioning = true,
+                               union_by_name = true, filename = true)
+),
+
+typed as (
+    select
+        trim(event_id) as event_id,
+        cast(ts as timestamp) as ts,
+        trim(user_id) as user_id,
+        nullif(trim(session_id), '') as session_id,
+        lower(trim(event_type)) as event_type,
+        nullif(trim(item_id), '') as item_id,
+        nullif(regexp_replace(trim("query"), '\s+', ' ', 'g'), '') as "query",
+        nullif(lower(trim(market)), '') as market,
+        cast(price as double) as price,
+        source_file,
+        cast(source_row as bigint) as source_row,
+        regexp_extract(filename, 'landed=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) as landed_date
+    from source
+),
+
+stg_events as (
+    select
+        event_id,
+        ts,
+        cast(epoch_ms(ts) // 1000 as bigint) as ts_unix,
+        cast(ts as date) as event_date,
+        user_id,
+        session_id,
+        event_type,
+        cast(case event_type when 'view' then 1 when 'search' then 2 when 'add_to_cart' then 3
+             when 'purchase' then 4 end as tinyint) as event_type_code,
+        item_id,
+        "query",
+        market,
+        price,
+        source_file,
+        source_row,
+        nullif(landed_date, '') as landed_date
+    from typed
+    qualify row_number() over (
+        partition by event_id order by landed_date, source_file, source_row, ts
+    ) = 1
+)
+
+select
+    event_id, ts, ts_unix, event_date, user_id, session_id, event_type, event_type_code, item_id,
+    "query", market, price, source_file, source_row, landed_date
+from stg_events
+order by event_date, ts, event_id;
+
+-- step: item_vocab
+create or replace table item_vocab as
+with seen as (
+    select item_id, min(ts) as first_seen_ts
+    from fct_events
+    where item_id is not null
+    group by item_id
+)
+
+select
+    cast(row_number() over (order by first_seen_ts, item_id) as integer) as item_idx,
+    item_id,
+    first_seen_ts
+from seen
+order by item_idx;
+
+-- step: training_window
+create or replace table training_window as
+select
+    cast(window_end - {window_days_minus_1} as date) as window_start,
+    window_end,
+    cast(window_end - {holdout_days_minus_1} as timestamp) as holdout_cutoff
+from (select max(event_date) as window_end from fct_events)
+where window_end is not null;
+
+-- step: int_window_events
+create or replace view int_window_events as
+select
+    e.user_id,
+    e.event_id,
+    e.ts,
+    e.ts_unix,
+    e.event_type,
+    e.event_type_code,
+    e.item_id,
+    coalesce(v.item_idx, 0) as item_idx,
+    case when e.event_type = 'search' then e."query" end as "query",
+    e.ts < w.holdout_cutoff as before_cutoff
+from fct_events as e
+cross join training_window as w
+left join item_vocab as v on v.item_id = e.item_id
+where e.event_date between w.window_start and w.window_end
+  and e.event_type_code is not null;
+
+-- step: user_sequences
+create or replace table user_sequences as
+select
+    user_id,
+    list(cast(item_idx as integer) order by ts, event_id) as item_idx,
+    list(cast(event_type_code as tinyint) order by ts, event_id) as event_type,
+    list(cast(ts_unix as bigint) order by ts, event_id) as ts,
+    list("query" order by ts, event_id) as "query",
+    count(*) as n_events
+from int_window_events
+where before_cutoff
+group by user_id
+order by user_id;
+
+-- step: holdout
+create or replace table holdout as
+with targets as (
+    select
+        user_id,
+        cast(item_idx as integer) as target_item_idx,
+        item_id as target_item_id,
+        cast(ts_unix as bigint) as target_ts
+    from int_window_events
+    where not before_cutoff
+      and item_id is not null
+      and event_type <> 'search'
+    qualify row_number() over (partition by user_id order by ts, event_id) = 1
+)
+
+select
+    s.user_id, s.item_idx, s.event_type, s.ts, s."query",
+    t.target_item_idx, t.target_item_id, t.target_ts
+from user_sequences as s
+inner join targets as t on t.user_id = s.user_id
+order by s.user_id;
