@@ -1,6 +1,6 @@
-"""Ingest throughput, printed as a table (not a test: run it by hand).
+"""Ingest throughput, printed as a table (``ingest_landing_day`` alone, without Dagster).
 
-    .venv/bin/python -m tests.ingest.bench_ingest --rows 200000 --days 10
+    .venv/bin/python benchmarks/ingest_throughput.py --rows 200000 --days 10
 
 Writes synthetic landing days (rotating JSONL / Parquet / CSV, 1 % bad rows, 1 % duplicates of
 earlier days) into a temporary COREBRAIN_HOME and times ``ingest_landing_day`` per day, so the
