@@ -9,7 +9,17 @@ prepare_environment()
 
 import dagster as dg  # noqa: E402
 
-from pipelines.defs import erasure, gate, ingest, schedules, sensors, shards, training, transform  # noqa: E402
+from pipelines.defs import (  # noqa: E402
+    erasure,
+    gate,
+    ingest,
+    promotion,
+    schedules,
+    sensors,
+    shards,
+    training,
+    transform,
+)
 from pipelines.resources.mlflow_tracking import MlflowTracking  # noqa: E402
 
 shared_resources = dg.Definitions(resources={
@@ -26,5 +36,6 @@ defs = dg.Definitions.merge(
     schedules.defs,
     sensors.defs,
     erasure.defs,
+    promotion.defs,
     shared_resources,
 )
