@@ -32,6 +32,7 @@ def _run_nightly(defs, instance, first: dt.date, last: dt.date) -> dict:
                                        "dagster/asset_partition_range_end": last.isoformat()})
     started = time.perf_counter()
     result = job.execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         instance=instance,
         partition_key=first.isoformat() if first == last else None,
         tags=tags,
