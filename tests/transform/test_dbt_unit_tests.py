@@ -1,13 +1,19 @@
-"""The dbt unit tests (``unit_tests:`` in the model .yml files) pass, and catch what they claim to.
+"""The whole dbt project on an EMPTY lake, then its dbt unit tests.
 
-They cover the SQL that is easy to get subtly wrong: the append-only vocabulary numbering and the
-holdout cutoff / target choice. dbt needs the input relations to exist, so the project is first
-built ``--empty`` (and on an empty lake, which is itself a case to survive).
+Any business may start with no events, no quarantine and no catalogue: every model must build (and
+every data test pass) on a lake folder that does not even exist, and the shards writer must then
+refuse with a clear message. The dbt unit tests (``unit_tests:`` in the model .yml files) cover the
+SQL that is easy to get subtly wrong (append-only vocabulary numbering, training window, holdout
+cutoff and target); dbt needs their input relations to exist, which the empty build provides.
 """
 
 import subprocess
 
+import duckdb
+import pytest
+
 from pipelines.dbt_project import DBT_PROJECT_DIR, dbt_executable
+from pipelines.shards import NoTrainingData, write_shards
 
 
 def _dbt(*args, target):
@@ -17,10 +23,19 @@ def _dbt(*args, target):
         capture_output=True, text=True)
 
 
-def test_dbt_unit_tests_pass(corebrain_home):
-    target = corebrain_home.home / "dbt-target"
-    built = _dbt("build", "--empty", "--exclude-resource-type", "unit_test", target=target)
+def test_empty_lake_builds_then_dbt_unit_tests_pass(corebrain_home):
+    paths = corebrain_home
+    assert not paths.lake_events.exists()
+    target = paths.home / "dbt-target"
+    built = _dbt("build", "--exclude-resource-type", "unit_test", target=target)
     assert built.returncode == 0, built.stdout[-3000:]
+    assert "ERROR=0" in built.stdout and "PASS=0 " not in built.stdout
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        for table in ("fct_events", "item_vocab", "user_sequences", "holdout", "quarantine", "dim_items"):
+            assert con.sql(f"select count(*) from {table}").fetchall() == [(0,)], table
+    with pytest.raises(NoTrainingData, match="no events"):
+        write_shards(paths.warehouse, paths.shards)
+
     tested = _dbt("test", "--select", "test_type:unit", target=target)
     assert tested.returncode == 0, tested.stdout[-3000:]
     assert "PASS=5 " in tested.stdout

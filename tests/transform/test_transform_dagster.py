@@ -8,7 +8,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.shards import NoTrainingData, latest_shards_dir, verify_shards, write_shards
+from pipelines.shards import latest_shards_dir, verify_shards
 from tests.transform.lake_fixtures import ev, shop_events, write_events, write_items, write_quarantine
 from tests.transform.runs import checksums, run_marts, run_partitions, table_rows
 
@@ -101,14 +101,9 @@ def test_partitions_rerun_idempotent_vocab_append_only_and_shards(corebrain_home
     assert [(r["item_idx"], r["item_id"]) for r in items] == [(i, item) for i, item, *_ in vocab_after]
 
 
-def test_empty_lake_and_emptied_day(corebrain_home, instance):
+def test_withdrawn_day_is_emptied_on_rerun(corebrain_home, instance):
+    """A day that had data and was withdrawn (e.g. erasure rewrote it empty): a rerun empties it."""
     paths = corebrain_home
-    # no lake folder at all: the partition builds (empty); shards refuse with a clear error
-    assert run_partitions(instance, "2026-01-01").success
-    assert table_rows(paths.warehouse, "fct_events") == []
-    with pytest.raises(NoTrainingData, match="build the dbt marts first"):
-        write_shards(paths.warehouse, paths.shards)
-    # a day that had data and was withdrawn (e.g. erasure rewrote it empty): a rerun empties it
     files = write_events(paths.lake, "2026-01-01", shop_events("2026-01-01", users=2))
     assert run_partitions(instance, "2026-01-01").success
     assert len(table_rows(paths.warehouse, "fct_events")) == 9
