@@ -12,7 +12,6 @@ tests are not run here (``dbt test --select test_type:unit`` in CI/tests). Each 
 ``target/<op>-<run>-<hash>`` folder is removed when the run ends (dbt's messages are in the event log).
 """
 
-
 import shutil
 from collections.abc import Iterator, Mapping
 from typing import Any
