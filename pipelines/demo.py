@@ -9,7 +9,6 @@ day of data, so that the gate decides three times. Runs go through the real Dags
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 
 from pipelines.settings import REGISTERED_MODEL_NAME, prepare_environment
@@ -109,14 +108,18 @@ def _print_champion(paths) -> None:
     if champion is None:
         print("no champion: every challenger failed the gate (see the reasons above)")
         return
-    metrics = {k: v for k, v in champion.tags.items() if k.startswith("gate.")}
-    print(f"champion: {REGISTERED_MODEL_NAME} version {champion.version} (run {champion.run_id[:8]})")
-    print("   " + json.dumps(metrics, indent=None)[:600])
+    tags = champion.tags
+    print(f"\nchampion: {REGISTERED_MODEL_NAME} version {champion.version} (MLflow run {champion.run_id[:8]}, "
+          f"window {tags.get('window_start')} .. {tags.get('window_end')})")
+    print(f"   on its holdout ({tags.get('gate.holdout_users')} users): "
+          f"HR@10 {tags.get('gate.challenger.hr_at_10')} vs popularity {tags.get('gate.popularity.hr_at_10')}, "
+          f"NDCG@10 {tags.get('gate.challenger.ndcg_at_10')} vs popularity {tags.get('gate.popularity.ndcg_at_10')}")
     history = _sample_history(paths)
     if history:
         model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL_NAME}@{CHAMPION}")
         top = model.predict(pd.DataFrame({"history": [history]}), params={"k": 10})["items"][0]
         print(f"sample recommendation for a history ending {history[-5:]}:\n   {list(top)}")
+    print("\nsee it all in the UIs: make ui (Dagster runs, asset metadata; MLflow runs, versions, aliases)")
 
 
 def _sample_history(paths) -> list[str]:
