@@ -27,10 +27,17 @@ def warehouse_keys(defs: dg.Definitions) -> list[dg.AssetKey]:
     return sorted(set(keys) - TRAINING_KEYS, key=lambda k: k.to_user_string())
 
 
+def dated_keys(defs: dg.Definitions) -> list[dg.AssetKey]:
+    """The daily-partitioned assets of the nightly job: ``raw_events`` and the dbt chain to ``fct_events``."""
+    graph = defs.resolve_asset_graph()
+    return [k for k in warehouse_keys(defs) if graph.get(k).partitions_def is not None]
+
+
 def run_warehouse(defs: dg.Definitions, instance: dg.DagsterInstance, *, first: dt.date | str,
-                  last: dt.date | str | None = None) -> dg.ExecuteInProcessResult:
-    """One run of the nightly job's warehouse assets: a single day (``last`` None) or a range."""
+                  last: dt.date | str | None = None, dated_only: bool = False) -> dg.ExecuteInProcessResult:
+    """One run of the nightly job's warehouse assets (or only its dated ones): a single day
+    (``last`` None) or a range."""
     job = defs.resolve_job_def("nightly")
     kwargs: dict = {"partition_key": str(first)} if last is None else {"tags": range_tags(first, last)}
-    return job.execute_in_process(instance=instance, asset_selection=warehouse_keys(defs),
-                                  raise_on_error=False, **kwargs)
+    keys = dated_keys(defs) if dated_only else warehouse_keys(defs)
+    return job.execute_in_process(instance=instance, asset_selection=keys, raise_on_error=False, **kwargs)
