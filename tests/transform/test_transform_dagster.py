@@ -23,6 +23,7 @@ def instance():
         yield inst
 
 
+@pytest.mark.slow
 def test_partitions_rerun_idempotent_vocab_append_only_and_shards(corebrain_home, instance):
     paths = corebrain_home
     write_events(paths.lake, "2026-01-01", shop_events("2026-01-01"))
@@ -101,6 +102,7 @@ def test_partitions_rerun_idempotent_vocab_append_only_and_shards(corebrain_home
     assert [(r["item_idx"], r["item_id"]) for r in items] == [(i, item) for i, item, *_ in vocab_after]
 
 
+@pytest.mark.slow
 def test_withdrawn_day_is_emptied_on_rerun(corebrain_home, instance):
     """A day that had data and was withdrawn (e.g. erasure rewrote it empty): a rerun empties it."""
     paths = corebrain_home
