@@ -22,6 +22,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from pipelines.dbt_args import build_args, partition_vars, training_vars
 from pipelines.dbt_project import dbt_executable, dbt_project, ensure_manifest
 from pipelines.defs.partitions import daily_partitions
+from pipelines.settings import prepare_environment
 
 PARTITIONED_SELECT = "+fct_events"
 GROUP = "transform"
@@ -43,6 +44,9 @@ class TrainingWindowConfig(dg.Config):
 
 
 def _stream(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionContext) -> Iterator[Any]:
+    # dbt reads COREBRAIN_LAKE / COREBRAIN_WAREHOUSE: derive them from COREBRAIN_HOME here too, so
+    # dbt writes the same warehouse that training_shards reads, whoever loaded this module
+    prepare_environment()
     invocation = dbt.cli(args, context=context)
     try:
         yield from invocation.stream()
