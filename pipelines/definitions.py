@@ -22,10 +22,15 @@ from pipelines.defs import (  # noqa: E402
 )
 from pipelines.resources.mlflow_tracking import MlflowTracking  # noqa: E402
 
-shared_resources = dg.Definitions(resources={
-    "mlflow_tracking": MlflowTracking(),
-    "pipes_subprocess_client": dg.PipesSubprocessClient(),
-})
+
+def shared_resources() -> dg.Definitions:
+    """A function, not a module-level object: ``dagster ... -m pipelines.definitions`` refuses a module
+    with more than one ``Definitions`` at module scope."""
+    return dg.Definitions(resources={
+        "mlflow_tracking": MlflowTracking(),
+        "pipes_subprocess_client": dg.PipesSubprocessClient(),
+    })
+
 
 defs = dg.Definitions.merge(
     ingest.defs,
@@ -37,5 +42,5 @@ defs = dg.Definitions.merge(
     sensors.defs,
     erasure.defs,
     promotion.defs,
-    shared_resources,
+    shared_resources(),
 )
