@@ -50,7 +50,9 @@ def rebuild_on_upstream_change() -> dg.AutomationCondition:
     ``AutomationCondition.eager()`` only looks at the latest day, so it would miss late data; this one
     looks at every partition. Needs the automation condition sensor (on by default in ``dagster dev``).
     """
+    # ~newly_updated: a run that rebuilt both the upstream day and this day (the nightly job) asks nothing more
     return (dg.AutomationCondition.any_deps_updated()
+            & ~dg.AutomationCondition.newly_updated()
             & ~dg.AutomationCondition.any_deps_missing()
             & ~dg.AutomationCondition.any_deps_in_progress()
             & ~dg.AutomationCondition.in_progress()).with_label("rebuild_on_upstream_change")

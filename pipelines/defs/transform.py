@@ -21,6 +21,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from pipelines.dbt_args import build_args, partition_vars, training_vars
 from pipelines.dbt_project import dbt_executable, dbt_project, ensure_manifest
+from pipelines.defs.ingest import rebuild_on_upstream_change
 from pipelines.defs.partitions import daily_partitions
 from pipelines.settings import prepare_environment
 
@@ -33,6 +34,14 @@ class CorebrainDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return GROUP
+
+
+class PartitionedDbtTranslator(CorebrainDbtTranslator):
+    """Daily models rebuild any day whose ``raw_events`` changed, late data included (needs the
+    automation sensor, on under ``dagster dev`` / the daemon)."""
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        return rebuild_on_upstream_change()
 
 
 class TrainingWindowConfig(dg.Config):
@@ -59,6 +68,7 @@ def _stream(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionCont
 
 ensure_manifest()
 _translator = CorebrainDbtTranslator()
+_partitioned_translator = PartitionedDbtTranslator()
 
 
 @dbt_assets(
@@ -68,7 +78,7 @@ _translator = CorebrainDbtTranslator()
     name="dbt_partitioned",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    dagster_dbt_translator=_translator,
+    dagster_dbt_translator=_partitioned_translator,
     pool="duckdb",
 )
 def dbt_partitioned(context: dg.AssetExecutionContext, dbt: DbtCliResource):

@@ -120,3 +120,7 @@ def test_late_rows_trigger_rebuild_of_the_earlier_downstream_partition(landing):
                           partition_key=D3).success
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=baseline.cursor)
     assert after.get_requested_partitions(dg.AssetKey("stg_like")) == {D1, D3}
+    # a run that rebuilds the upstream day and the model's day together (the nightly job) asks for nothing more
+    assert dg.materialize([raw_events, stg_like], instance=instance, partition_key=D2).success
+    again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+    assert again.total_requested == 0

@@ -51,3 +51,10 @@ def test_warehouse_steps_share_the_duckdb_pool():
         assets_def = graph.get(dg.AssetKey(name)).assets_def
         pools = {node.pool for node in assets_def.node_def.iterate_op_defs()}
         assert pools == {"duckdb"}, (name, pools)
+
+
+def test_daily_models_rebuild_late_days_by_automation():
+    graph = defs.resolve_asset_graph()
+    for name in ("stg_events", "fct_events"):
+        condition = graph.get(dg.AssetKey(name)).automation_condition
+        assert condition is not None and condition.get_label() == "rebuild_on_upstream_change", name
