@@ -8,12 +8,16 @@ every warehouse table/view (sorted rows), of every lake file and of every shard 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
-from tests.integration.helpers_runs import run_warehouse
+from tests.integration.helpers_runs import RANGE_END_TAG, RANGE_START_TAG, run_warehouse
 from tests.integration.helpers_state import (
     diff_checksums,
     events_per_day_lake,
@@ -24,6 +28,7 @@ from tests.integration.helpers_state import (
 
 START, DAYS = dt.date(2026, 3, 1), 5
 LAST = START + dt.timedelta(days=DAYS - 1)
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +110,33 @@ def test_the_checksums_see_a_changed_value_a_changed_row_count_and_a_new_table(t
     with duckdb.connect(str(warehouse)) as con:
         con.execute("insert into t select * from t where i = 1")
     assert table_checksums(warehouse)["table:main.t"].startswith("3:")
+
+
+def test_the_code_location_loads_from_the_module_the_documented_commands_name(corebrain_home):
+    """``dagster ... -m pipelines.definitions`` needs exactly one ``Definitions`` at module scope."""
+    from dagster._core.workspace.autodiscovery import loadable_targets_from_python_module
+
+    targets = loadable_targets_from_python_module("pipelines.definitions", None)
+    assert [t.attribute for t in targets] == ["defs"]
+
+
+@pytest.mark.slow
+def test_the_documented_cli_backfill_of_the_dated_chain_is_one_run(corebrain_home):
+    """docs/reruns.md: ``dagster asset materialize ... --partition-range`` over the dated chain."""
+    from pipelines.simulate import simulate_shop
+
+    first, last = dt.date(2026, 6, 1), dt.date(2026, 6, 3)
+    simulate_shop(corebrain_home.home, days=3, users=60, items=40, seed=2, start_date=first)
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "asset", "materialize", "-m", "pipelines.definitions",
+         "--select", "raw_events,stg_events,fct_events", "--partition-range", f"{first}...{last}"],
+        cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
+        assert runs[0].tags[RANGE_START_TAG] == str(first) and runs[0].tags[RANGE_END_TAG] == str(last)
+    lake = events_per_day_lake(corebrain_home.lake_events)
+    assert sorted(lake) == [str(first + dt.timedelta(days=i)) for i in range(3)]
+    assert events_per_day_warehouse(corebrain_home.warehouse) == lake
