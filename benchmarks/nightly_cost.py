@@ -39,10 +39,12 @@ import pipeline_throughput as pt  # noqa: E402
 DAY1 = date(2025, 12, 1)  # Monday; day 31 = Wednesday 2025-12-31: equal weekday and seasonal factors
 DAYS = 31
 STEPS = ("raw_events", "dbt_partitioned", "dbt_marts", "training_shards")
-# where a model's input comes from: the new day only, the training window, or all history by design
+# what a model reads by design: the new day only, the training window, or all history
 SCOPE = {"raw_events": "day", "dbt_partitioned": "day", "stg_events": "day", "fct_events": "day",
          "dbt_marts": "window", "training_shards": "window", "training_window": "window",
-         "int_window_events": "window", "user_sequences": "window", "holdout": "window"}
+         "int_window_events": "window", "user_sequences": "window", "holdout": "window",
+         "item_vocab": "history", "dim_items": "history", "dim_users": "history",
+         "stg_quarantine": "history", "quarantine": "history", "stg_items": "catalogue"}
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
