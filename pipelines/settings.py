@@ -98,6 +98,11 @@ telemetry:
 concurrency:
   pools:
     default_limit: 1
+# the daemon frees pool slots still held by a run that ended (e.g. its process was killed and the run
+# was then terminated in the UI); without this a dead run blocks pool "duckdb" for good
+run_monitoring:
+  enabled: true
+  free_slots_after_run_end_seconds: 300
 """
 
 
