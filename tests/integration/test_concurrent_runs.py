@@ -17,6 +17,7 @@ once with a dagster.yaml without ``concurrency``: the second dbt failed on the D
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import subprocess
 import sys
@@ -129,3 +130,30 @@ def test_the_instance_enforces_one_slot_per_pool_for_every_run(corebrain_home):
         pools = instance.get_concurrency_config().pool_config
         assert pools.default_pool_limit == 1
         assert pools.pool_granularity != PoolGranularity.RUN
+
+
+def test_a_slot_left_by_a_killed_run_is_freed_by_the_daemon_once_the_run_has_ended(corebrain_home, monkeypatch):
+    """A run killed with -9 keeps its ``duckdb`` slot; once it is marked ended (UI: terminate), the
+    daemon's monitoring frees the slot (``run_monitoring.free_slots_after_run_end_seconds``)."""
+    from types import SimpleNamespace
+
+    from dagster._daemon.monitoring import concurrency as slots_daemon
+    from dagster._time import get_current_datetime
+
+    with dg.DagsterInstance.get() as instance:
+        assert instance.run_monitoring_enabled
+        delay = instance.run_monitoring_settings["free_slots_after_run_end_seconds"]
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default("duckdb")
+        dead = instance.add_run(dg.DagsterRun(job_name="nightly", run_id="deadbeef-run",
+                                              status=dg.DagsterRunStatus.STARTED))
+        assert storage.claim_concurrency_slot("duckdb", dead.run_id, "dbt_partitioned").is_claimed
+        assert not storage.claim_concurrency_slot("duckdb", "other-run", "dbt_partitioned").is_claimed
+        storage.free_concurrency_slot_for_step("other-run", "dbt_partitioned")  # drop the pending claim
+
+        instance.report_run_canceled(dead)  # what terminating the dead run in the UI records
+        later = get_current_datetime() + dt.timedelta(seconds=delay + 60)
+        monkeypatch.setattr(slots_daemon, "get_current_datetime", lambda: later)
+        list(slots_daemon.execute_concurrency_slots_iteration(
+            SimpleNamespace(instance=instance), logging.getLogger(__name__)))
+        assert storage.claim_concurrency_slot("duckdb", "other-run", "dbt_partitioned").is_claimed
