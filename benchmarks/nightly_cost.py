@@ -112,6 +112,7 @@ def main() -> None:
         print(f"    {out['wall_s']} s, steps {out['steps_s']}", flush=True)
         return out
 
+    git_at_start = pt.git_state()
     try:
         print(f"simulating {DAYS} days x ~{args.events_per_day:,} events into {home} ...", flush=True)
         sim = pt.simulate(home, args.events_per_day * DAYS, DAYS, args.items, args.seed, DAY1, "parquet")
@@ -133,7 +134,7 @@ def main() -> None:
     result = {"benchmark": "pipeline_nightly_cost",
               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "command": " ".join(["benchmarks/nightly_cost.py", *sys.argv[1:]]),
-              "simulation": sim, "window_days": args.window_days, "probe_day_number": args.probe_day,
+              "git": git_at_start, "simulation": sim, "window_days": args.window_days, "probe_day_number": args.probe_day,
               "lake_mb_after_day31": lake_mb, "nights": nights, "backfills": backfills, "rows": rows,
               "day31_over_day1": {"steps": ratio(steps31, steps1), "run_wall": ratio(n31["wall_s"], n1["wall_s"]),
                                   "events": ratio(n31["ingest"].get("accepted"), n1["ingest"].get("accepted"))}}

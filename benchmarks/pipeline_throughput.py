@@ -80,6 +80,18 @@ def bare_statements(sql: str, lake: Path, window_days: int, holdout_days: int) -
     return steps
 
 
+def git_state() -> dict:
+    """The commit and the uncommitted files under dbt_project/ and pipelines/: what was measured."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "dbt_project/models", "dbt_project/macros",
+                                      "dbt_project/profiles.yml", "pipelines").splitlines()]
+    return {"sha": git("rev-parse", "HEAD").strip() or "unknown", "uncommitted": dirty}
+
+
 def rate(events: int, seconds: float | None) -> float | None:
     return round(events / seconds) if seconds else None
 
@@ -313,6 +325,7 @@ def main() -> None:
     start = date.fromisoformat(args.start)
     last = start + timedelta(days=args.days - 1)
     home = Path(args.home).resolve() if args.home else Path(tempfile.mkdtemp(prefix="corebrain-pipebench-"))
+    git_at_start = git_state()
     try:
         print(f"simulating about {args.events:,} events into {home} ...", flush=True)
         sim = simulate(home, args.events, args.days, args.items, args.seed, start, args.format)
@@ -324,7 +337,7 @@ def main() -> None:
         bare = run_child(["--child", "bare", "--window-days", str(args.days)], home)
         result = {"benchmark": "pipeline_throughput", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   "command": " ".join(["benchmarks/pipeline_throughput.py", *sys.argv[1:]]),
-                  "machine": {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg()},
+                  "machine": {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg()}, "git": git_at_start,
                   "simulation": sim, "lake_mb": dir_mb(home / "lake"), "pipeline": pipe, "bare_duckdb": bare,
                   "summary": summarise(sim, pipe, bare)}
     finally:
