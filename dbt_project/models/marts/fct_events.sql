@@ -27,5 +27,6 @@ select
     source_row,
     landed_date
 from {{ ref('stg_events') }}
-where {{ partition_filter('event_date') }}
+-- lake_date (the hive folder, = the event day) prunes files; event_date is the contract
+where {{ partition_filter('lake_date') }} and {{ partition_filter('event_date') }}
 order by event_date, ts, event_id

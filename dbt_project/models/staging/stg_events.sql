@@ -1,5 +1,8 @@
--- Accepted lake events, typed and normalised, one row per event_id (the first landed wins: ingest
--- already dedupes, this keeps the marts safe if a landing day is rewritten under another name).
+-- Accepted lake events, typed and normalised, one row per event_id within a lake day (ingest already
+-- dedupes across landing days, first copy wins; this keeps the marts safe if a landing day is
+-- rewritten under another name). The dedupe is partitioned by the lake's hive day too, so that a
+-- filter on `lake_date` (fct_events passes its partition window) prunes Parquet files below the
+-- window function: a nightly run reads its day, not the whole history.
 with source as (
     select * from {{ lake_source('events') }}
 ),
@@ -41,5 +44,5 @@ select
     nullif(landed_date, '') as landed_date
 from typed
 qualify row_number() over (
-    partition by event_id order by landed_date, source_file, source_row, ts
+    partition by lake_date, event_id order by landed_date, source_file, source_row, ts
 ) = 1
