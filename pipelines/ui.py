@@ -39,7 +39,18 @@ def stop_server(process: subprocess.Popen, grace_s: float = 10.0) -> None:
         process.wait()
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both end the wait below, so the servers are always stopped with us
+    (a shell's background job may start with SIGINT ignored)."""
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _raise)
+    signal.signal(signal.SIGTERM, _raise)
+
+
 def run_ui(dagster_port: int = 3000, mlflow_port: int = 5000) -> int:
+    _stop_on_signals()
     paths = prepare_environment()
     bin_dir = Path(sys.executable).parent
     repo = Path(__file__).resolve().parent.parent
