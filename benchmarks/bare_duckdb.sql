@@ -2,8 +2,9 @@
 --   stg_events -> fct_events -> item_vocab -> training_window -> int_window_events -> user_sequences -> holdout
 -- as plain DuckDB SQL in one process, on one connection, reading the same lake Parquet.
 -- Same logic as the dbt models (dbt_project/models), first build (no incremental branch), no dbt tests,
--- no dims / quarantine marts. The runner fills {lake}, {window_days_minus_1}, {holdout_days_minus_1}
--- and times each statement under its `-- step:` label.
+-- no dims / quarantine marts. Mirrors stg_events as of commit 11050c1 (dedupe per lake day and
+-- event_id). The runner fills {lake}, {window_days_minus_1}, {holdout_days_minus_1} and times each
+-- statement under its `-- step:` label.
 
 -- step: fct_events
 create or replace table fct_events as
@@ -25,6 +26,7 @@ typed as (
         cast(price as double) as price,
         source_file,
         cast(source_row as bigint) as source_row,
+        cast("date" as date) as lake_date,
         regexp_extract(filename, 'landed=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) as landed_date
     from source
 ),
@@ -49,7 +51,7 @@ stg_events as (
         nullif(landed_date, '') as landed_date
     from typed
     qualify row_number() over (
-        partition by event_id order by landed_date, source_file, source_row, ts
+        partition by lake_date, event_id order by landed_date, source_file, source_row, ts
     ) = 1
 )
 
