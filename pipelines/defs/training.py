@@ -16,10 +16,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.defs.erasure import ERASURE_LOG
 from pipelines.gate.aliases import CHALLENGER, CHAMPION, version_for_alias
 from pipelines.resources.mlflow_tracking import MlflowTracking
 from pipelines.settings import current_paths
 from pipelines.training.launch import training_command
+from pipelines.training.warm_start import may_warm_start
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,10 +95,16 @@ def upstream_shards_dir(context: dg.AssetExecutionContext) -> Path:
     return found
 
 
-def champion_checkpoint(client, name: str) -> Path | None:
-    """The current champion's checkpoint, to warm-start from (None when there is no champion)."""
+def champion_checkpoint(client, name: str, context: dg.AssetExecutionContext | None = None) -> Path | None:
+    """The current champion's checkpoint, to warm-start from (None when there is no champion, or
+    when users were erased after it was trained: its weights have seen them)."""
     champion = version_for_alias(client, name, CHAMPION)
     if champion is None:
+        return None
+    allowed, why = may_warm_start(current_paths().lake / ERASURE_LOG, champion.creation_timestamp)
+    if not allowed:
+        if context is not None:
+            context.log.warning(f"no warm start from champion v{champion.version}: {why}")
         return None
     local = champion.tags.get("training_dir")
     if local and (Path(local) / "best.pt").is_file():
@@ -130,7 +138,7 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
     mlflow_tracking.activate()
     client = mlflow_tracking.client()
     name = mlflow_tracking.registered_model_name
-    warm_start = champion_checkpoint(client, name) if config.warm_start_from_champion else None
+    warm_start = champion_checkpoint(client, name, context) if config.warm_start_from_champion else None
     cfg = train_config(config, shards_dir, out_dir, warm_start)
 
     lineage = {

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -161,3 +162,28 @@ def test_a_worse_challenger_leaves_the_champion_where_it_was(shop):
     assert after.version == before.version
     assert challenger.tags["gate.decision"] == "rejected"
     assert "WORSE" in challenger.tags["gate.reasons"] or "<=" in challenger.tags["gate.reasons"]
+
+
+def test_after_an_erasure_the_next_model_starts_cold_on_shards_without_the_user(shop):
+    """'The next trained model has never seen them': not in its shards, and not in warm-started weights."""
+    from pipelines.defs.erasure import erase_users
+
+    paths, defs, instance = shop["paths"], shop["defs"], shop["instance"]
+    shards_dir = sorted(paths.shards.iterdir())[-1]
+    gone = pq.read_table(shards_dir / "holdout.parquet", columns=["user_id"]).column("user_id")[0].as_py()
+    erased = erase_users.execute_in_process(
+        instance=instance, run_config={"user_ids": [gone], "reason": "test: right to erasure"})
+    assert erased.success
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                    run_config={"ops": {"core_model": {"config": {"epochs": 1}}}},
+                                    asset_selection=[dg.AssetKey("core_model")])
+    assert result.success
+    client = _client(paths)
+    newest = version_for_alias(client, REGISTERED_MODEL_NAME, CHALLENGER)
+    assert newest.tags["warm_start"] == "none"
+    trained_on = newest.tags["shards_dir"]
+    for shard in sorted(Path(trained_on).glob("*.parquet")):
+        if "user_id" in pq.read_schema(shard).names:
+            assert gone not in set(pq.read_table(shard, columns=["user_id"]).column("user_id").to_pylist()), shard
