@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from pipelines.ingest.lake import write_parquet_atomic
 from pipelines.settings import CorebrainPaths
+from pipelines.shards.manifest import manifest_text, sha256_file
 
 SKIP_DIRS = {"dagster_home", ".git"}
 
@@ -136,14 +137,6 @@ def erase_from_landing(landing: Path, user_ids: set[str]) -> dict[str, int]:
     return counts
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def refresh_manifests(root: Path, rewritten: set[Path]) -> list[str]:
     """Update ``rows`` / ``sha256`` of rewritten files in every ``manifest.json`` under ``root``."""
     updated: list[str] = []
@@ -157,11 +150,11 @@ def refresh_manifests(root: Path, rewritten: set[Path]) -> list[str]:
             file_path = (manifest_path.parent / str(entry.get("path", ""))).resolve()
             if file_path in rewritten:
                 entry["rows"] = pq.read_metadata(file_path).num_rows
-                entry["sha256"] = _sha256(file_path)
+                entry["sha256"] = sha256_file(file_path)
                 changed = True
         if changed:
             tmp = manifest_path.with_name(f".manifest.json.tmp-{os.getpid()}")
-            tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+            tmp.write_text(manifest_text(manifest))  # the shards writer's own format
             os.replace(tmp, manifest_path)
             updated.append(manifest_path.as_posix())
     return updated
