@@ -3,7 +3,8 @@
 Read top to bottom like nanoGPT:
   ModelConfig -> EventEmbedding (item + event type + query n-grams + time gap + position)
   -> Block x n_layers (pre-norm, SDPA causal attention, MLP) -> final LayerNorm
-  -> heads: next item (a separate output item table) and the time-gap bucket of the next event.
+  -> heads: next item (scored against the output item table: the input item table itself when
+     ``tie_items``, as SASRec does, or a separate one) and the time-gap bucket of the next event.
 
 Every position is one event. Any input feature may be absent (id 0): an item-only history
 (MovieLens) and a full clickstream (views, searches, carts, purchases with timestamps) use the same
@@ -38,6 +39,7 @@ class ModelConfig:
     n_gap_buckets: int = N_GAP_BUCKETS
     l2_norm: bool = False        # cosine logits (L2-normalised hidden and item rows) / temperature
     temperature: float = 0.05
+    tie_items: bool = False      # score next items against the input item table (SASRec) instead of a separate one
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -141,7 +143,8 @@ class CoreModel(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
         self.ln_f = nn.LayerNorm(cfg.d_model)
-        self.out_items = nn.Embedding(cfg.n_items + 1, cfg.d_model)  # separate output item table
+        # separate output item table, unless tied to the input one
+        self.out_items = None if cfg.tie_items else nn.Embedding(cfg.n_items + 1, cfg.d_model)
         self.gap_head = nn.Linear(cfg.d_model, cfg.n_gap_buckets)
         self.apply(self._init)
 
@@ -164,16 +167,20 @@ class CoreModel(nn.Module):
             x = block(x, mask)
         return self.ln_f(x)
 
+    def output_items(self) -> torch.Tensor:
+        """(n_items + 1, d) rows that next-item scores are taken against (row 0 = padding)."""
+        return self.embed.item.weight if self.out_items is None else self.out_items.weight
+
     def item_logits(self, h: torch.Tensor, item_rows: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of items 1..n_items (or of the given item ids) for hidden states h (..., d)."""
-        w = self.out_items.weight[1:] if item_rows is None else self.out_items(item_rows)
+        w = self.output_items()[1:] if item_rows is None else F.embedding(item_rows, self.output_items())
         if self.cfg.l2_norm:
             return F.normalize(h, dim=-1) @ F.normalize(w, dim=-1).transpose(-1, -2) / self.cfg.temperature
         return h @ w.transpose(-1, -2)
 
     def pair_logits(self, h: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Score of one item per hidden state: h (N, d), items (N,) -> (N,)."""
-        w = self.out_items(items)
+        w = F.embedding(items, self.output_items())
         if self.cfg.l2_norm:
             return (F.normalize(h, dim=-1) * F.normalize(w, dim=-1)).sum(-1) / self.cfg.temperature
         return (h * w).sum(-1)
@@ -229,7 +236,7 @@ class ChunkedSoftmaxCE(torch.autograd.Function):
 def full_softmax_loss(model: CoreModel, h: torch.Tensor, targets: torch.Tensor, chunk: int = 1024,
                       bf16: bool = False) -> torch.Tensor:
     """Cross-entropy over the whole catalogue; h (N, d) and targets (N,) in 1..n_items."""
-    w = model.out_items.weight[1:]
+    w = model.output_items()[1:]
     if model.cfg.l2_norm:
         h, w = F.normalize(h, dim=-1) / model.cfg.temperature, F.normalize(w, dim=-1)
     return ChunkedSoftmaxCE.apply(h, w, targets - 1, chunk, torch.bfloat16 if bf16 else h.dtype)

@@ -37,7 +37,7 @@ from models.metrics import ranking_report
 from models.model import Batch, CoreModel, ModelConfig, full_softmax_loss, gap_loss, sampled_softmax_loss
 
 MODEL_FIELDS = ("max_len", "d_model", "n_layers", "n_heads", "mlp_ratio", "dropout", "attn_dropout", "n_ngram_buckets",
-                "l2_norm", "temperature")
+                "l2_norm", "temperature", "tie_items")
 
 
 @dataclass
@@ -81,6 +81,7 @@ class TrainConfig:
     n_ngram_buckets: int = 4096
     l2_norm: bool = False
     temperature: float = 0.05
+    tie_items: bool = False
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:

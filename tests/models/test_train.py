@@ -43,6 +43,17 @@ def test_sampled_softmax_and_l2_norm_train(shards, tmp_path):
     assert res.val["hr@10"] > 0.5
 
 
+def test_tied_item_tables_score_against_the_input_table(shards, tmp_path):
+    res = train(tiny_config(shards, tmp_path / "t", tie_items=True, epochs=4))
+    model = load_checkpoint(res.best_path)
+    assert "out_items.weight" not in model["model"]                      # one item table, SASRec style
+    m = CoreModel(TrainConfig(**tiny_config(shards, tmp_path / "x", tie_items=True)).model_config(res.n_items))
+    assert m.output_items() is m.embed.item.weight
+    h = torch.randn(3, m.cfg.d_model)
+    assert torch.allclose(m.item_logits(h), h @ m.embed.item.weight[1:].T)
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"] and res.val["hr@10"] > 0.5
+
+
 def test_lr_schedule_warms_up_then_decays():
     cfg = TrainConfig(shards_dir="", out_dir="", lr=1.0, warmup_frac=0.1, min_lr_frac=0.1)
     lrs = [lr_at(s, 100, cfg) for s in range(100)]
