@@ -58,7 +58,8 @@ class TrainConfig:
     negative_sampler: str = "uniform"  # or "popularity" (with logQ correction)
     gap_loss_weight: float = 0.1
     feature_dropout: float = 0.1     # per sequence, blank event types / gaps so absent fields work
-    crop: str = "last"               # "last": most recent max_len events; "random": random window end
+    crop: str = "last"               # "last": most recent max_len events; "random": random window end;
+                                     # "windows": the whole history as consecutive max_len windows
     patience: int = 3                # epochs without validation improvement before stopping
     val_metric: str = "ndcg@10"
     val_max_users: int | None = None
@@ -180,6 +181,18 @@ def _random_ends(store: SequenceStore, rows: np.ndarray, max_len: int, rng: np.r
     return lo + (rng.random(len(rows)) * (n - lo + 1)).astype(np.int64)
 
 
+def _window_ends(store: SequenceStore, rows: np.ndarray, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every user's whole history as consecutive training windows: (row, end) per window, newest first.
+
+    A window ending at ``end`` predicts events end-max_len .. end-1, so the windows' targets tile each
+    history exactly once; "last" trains only the newest window and never sees the rest of a long history.
+    """
+    n = store.lengths[rows]
+    k = np.maximum(1, -(-(n - 1) // max_len))               # ceil((n - 1) / max_len) windows per user
+    j = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
+    return np.repeat(rows, k), np.repeat(n, k) - j * max_len
+
+
 def _mlflow_log(metrics: dict, step: int) -> None:
     """Log to the active MLflow run (in process) or the run named by MLFLOW_RUN_ID (under torchrun).
     MLflow names cannot hold '@': 'val_ndcg@10' is logged as 'val_ndcg_at_10'."""
@@ -269,13 +282,17 @@ def train(config: TrainConfig | dict) -> TrainResult:
         best, best_epoch, bad_epochs, history = ck["best"], ck["best_epoch"], ck["bad_epochs"], ck["history"]
         log(f"resumed from {ckpt_path} after epoch {ck['epoch']} (step {step})")
 
-    n_batches = len(range(0, len(train_rows), cfg.batch_size))
+    if cfg.crop not in ("last", "random", "windows"):
+        raise ValueError(f"crop must be 'last', 'random' or 'windows', not {cfg.crop!r}")
+    seq_rows, seq_ends = (_window_ends(store, train_rows, cfg.max_len) if cfg.crop == "windows"
+                          else (train_rows, None))
+    n_batches = len(range(0, len(seq_rows), cfg.batch_size))
     if n_batches == 0:
         raise ValueError(f"nothing to train on in {cfg.shards_dir} (rank {rank}): no user has two or more "
                          f"events before the validation item ({full.n_users} users read)")
     n_batches = int(_all_reduce(torch.tensor(n_batches), dist.ReduceOp.MIN if world > 1 else None))
     total_steps = max(1, n_batches * cfg.epochs)
-    log(f"{len(train_rows)} sequences x {world} rank(s), {n_items} items, {len(val_rows)} validation users, "
+    log(f"{len(seq_rows)} sequences x {world} rank(s), {n_items} items, {len(val_rows)} validation users, "
         f"{n_batches} steps/epoch, {cfg.epochs} epochs max, {sum(p.numel() for p in model.parameters())} params")
 
     t_start, tokens_total, train_seconds, stopped_early = time.time(), 0, 0.0, False
@@ -289,19 +306,15 @@ def train(config: TrainConfig | dict) -> TrainResult:
         rng = np.random.default_rng([cfg.seed, epoch, rank])
         torch.manual_seed(cfg.seed * 1_000_003 + epoch * 101 + rank)
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch * 13 + rank)
-        lengths = store.lengths[train_rows]
-        if cfg.crop == "random":
-            ends = _random_ends(store, train_rows, cfg.max_len, rng)
-            lengths = np.minimum(ends, cfg.max_len + 1)
-        else:
-            ends = None
+        ends = _random_ends(store, seq_rows, cfg.max_len, rng) if cfg.crop == "random" else seq_ends
+        lengths = store.lengths[seq_rows] if ends is None else ends
         batches = length_bucketed_batches(np.minimum(lengths, cfg.max_len + 1), cfg.batch_size, rng)[:n_batches]
         net.train()
         t0, ep_tokens, loss_sum, loss_n = time.time(), 0, 0.0, 0
         for i, bidx in enumerate(batches):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total_steps, cfg)
-            rows = train_rows[bidx]
+            rows = seq_rows[bidx]
             b = make_batch(store, rows, cfg.max_len, train=True, ends=None if ends is None else ends[bidx])
             _feature_dropout(b, cfg.feature_dropout, gen)
             loss, item_loss, ntok = net(b, gen)

@@ -8,13 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 import torch
 
 from models.checkpoint import load_checkpoint, warm_start_state
+from models.data import make_batch, store_from_table
 from models.evaluate import evaluate_holdout
 from models.model import CoreModel
-from models.train import TrainConfig, lr_at, train
+from models.train import TrainConfig, _window_ends, lr_at, train
 from tests.models.conftest import tiny_config
 from tests.models.synth import write_shards
 
@@ -52,6 +55,24 @@ def test_tied_item_tables_score_against_the_input_table(shards, tmp_path):
     h = torch.randn(3, m.cfg.d_model)
     assert torch.allclose(m.item_logits(h), h @ m.embed.item.weight[1:].T)
     assert res.history[-1]["train_loss"] < res.history[0]["train_loss"] and res.val["hr@10"] > 0.5
+
+
+def test_windows_tile_each_whole_history_exactly_once():
+    lens = [1 + 7, 1 + 3, 2, 1 + 6]                     # 7, 3, 1 and 6 targets with max_len 3
+    items = [list(range(100 * u + 1, 100 * u + 1 + n)) for u, n in enumerate(lens)]
+    store = store_from_table(pa.table({"user_id": ["a", "b", "c", "d"], "item_idx": pa.array(items, pa.list_(pa.int32()))}))
+    rows, ends = _window_ends(store, np.arange(4), max_len=3)
+    assert rows.tolist() == [0, 0, 0, 1, 2, 3, 3] and ends.tolist() == [8, 5, 2, 4, 2, 7, 4]
+    b = make_batch(store, rows, 3, train=True, ends=ends)
+    targets = b.target_items[b.target_items > 0].tolist()
+    assert sorted(targets) == sorted(i for seq in items for i in seq[1:])   # every next item once, none twice
+
+
+def test_training_on_whole_history_windows(shards, tmp_path):
+    res = train(tiny_config(shards, tmp_path / "w", crop="windows", max_len=4, epochs=3))
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"] and res.val["hr@10"] > 0.5
+    with pytest.raises(ValueError, match="crop must be"):
+        train(tiny_config(shards, tmp_path / "bad", crop="middle"))
 
 
 def test_lr_schedule_warms_up_then_decays():
