@@ -5,6 +5,11 @@ survival curve S(x) = P(gap >= x) (log-linear inside each bucket), and the churn
 cutoff, given the time already elapsed since the last event e:
     P(no event in [cutoff, cutoff + H)) = S(e + H) / S(e).
 No churn labels are used in training.
+
+Training sees a gap only once the next event has happened, so a user who went silent before the end of
+the training window never shows the head a long gap (right-censoring). ``censored_gap_nll`` is the
+missing likelihood term: for each user's final event before the window end, -log S(window end - last ts),
+"the next gap is at least this long".
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import numpy as np
 import torch
 
 from models.data import SequenceStore, make_batch
-from models.model import CoreModel
+from models.model import Batch, CoreModel
 from models.tokens import DAY, GAP_EDGES, N_GAP_BUCKETS
 
 # lower / upper edge (seconds) of each bucket 1..N-1 (bucket 0, unknown, gets a dummy [1, 1) range)
@@ -22,9 +27,9 @@ _HI = torch.tensor([1.0] + GAP_EDGES.astype(float).tolist() + [float("inf")], dt
 assert len(_LO) == len(_HI) == N_GAP_BUCKETS
 
 
-def survival(probs: torch.Tensor, x_seconds: torch.Tensor) -> torch.Tensor:
-    """S(x) = P(gap >= x) from bucket probabilities (B, N_GAP_BUCKETS) at x (B,) seconds."""
-    p = probs.double()
+def _survival_weights(x_seconds: torch.Tensor) -> torch.Tensor:
+    """(B, N_GAP_BUCKETS) share of each bucket at or above x: 1 above, 0 below, log-linear inside
+    (the open last bucket counts whole), 0 for bucket 0 (unknown). S(x) = sum_k P(k) * w_k(x)."""
     x = x_seconds.double().clamp(min=1.0)[:, None]
     lo, hi = _LO[None], _HI[None]
     above = (lo >= x).double()                                        # whole bucket at or above x
@@ -33,7 +38,27 @@ def survival(probs: torch.Tensor, x_seconds: torch.Tensor) -> torch.Tensor:
     frac = torch.where(torch.isinf(hi), 1.0, (torch.log(hi) - torch.log(x)) / span)
     w = above + inside.double() * frac.clamp(0, 1)
     w[:, 0] = 0.0
-    return (p * w).sum(1)
+    return w
+
+
+def survival(probs: torch.Tensor, x_seconds: torch.Tensor) -> torch.Tensor:
+    """S(x) = P(gap >= x) from bucket probabilities (B, N_GAP_BUCKETS) at x (B,) seconds."""
+    return (probs.double() * _survival_weights(x_seconds)).sum(1)
+
+
+def log_survival(gap_logits: torch.Tensor, x_seconds: torch.Tensor) -> torch.Tensor:
+    """log S(x) from the gap head's raw logits (B, N_GAP_BUCKETS), differentiable and finite: a
+    log-sum-exp over log P(k) + log w_k(x); the open last bucket always has w = 1, so S > 0."""
+    logits = gap_logits.double().clone()
+    logits[:, 0] = float("-inf")                                      # bucket 0 (unknown) is never predicted
+    logp = logits.log_softmax(-1)
+    return (logp + _survival_weights(x_seconds).log()).logsumexp(-1)
+
+
+def censored_gap_nll(model: CoreModel, h: torch.Tensor, elapsed_seconds: torch.Tensor) -> torch.Tensor:
+    """(B,) -log P(next gap >= elapsed) at states ``h`` (B, d) whose next event had not happened
+    ``elapsed_seconds`` later, when observation ended: the right-censored gap's likelihood term."""
+    return -log_survival(model.gap_head(h).float(), elapsed_seconds)
 
 
 def churn_probability(probs: torch.Tensor, elapsed_seconds: torch.Tensor, horizon_days: float = 14) -> torch.Tensor:
@@ -59,3 +84,20 @@ def churn_scores(model: CoreModel, store: SequenceStore, rows: np.ndarray, cutof
         elapsed = torch.as_tensor(np.where(known[r], cutoff_ts - last_ts[r], 0), dtype=torch.float64)
         out[s:s + batch_size] = churn_probability(probs, elapsed, horizon_days)
     return out
+
+
+def censored_batch(store: SequenceStore, rows: np.ndarray, max_len: int,
+                   observation_end: int) -> tuple[Batch, torch.Tensor] | None:
+    """Users ``rows``' last ``max_len`` events and the time from their last event to
+    ``observation_end`` (inputs for ``censored_gap_nll``); None when no user qualifies.
+
+    Users whose last timestamp is unknown, or not before ``observation_end``, are left out: their
+    censored gap says nothing."""
+    rows = np.asarray(rows, dtype=np.int64)
+    rows = rows[store.lengths[rows] > 0]
+    elapsed = observation_end - store.extra["last_ts"][rows]
+    keep = store.extra["last_ts_known"][rows] & (elapsed > 0)
+    if not keep.any():
+        return None
+    return (make_batch(store, rows[keep], max_len, train=False),
+            torch.as_tensor(elapsed[keep], dtype=torch.float64))

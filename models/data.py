@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -215,6 +216,22 @@ def open_shards(shards_dir: str | Path, verify: bool = True) -> Shards:
     for i, s in zip(idx.tolist(), ids, strict=True):
         item_ids[i] = None if s is None else str(s)
     return Shards(root, manifest, item_ids, train, holdout_file)
+
+
+def observation_end(manifest: dict, store: SequenceStore | None = None) -> int | None:
+    """Unix time (s) the training histories were cut at, for censored gaps: the manifest's window
+    ``holdout_cutoff``, else the day after its window ``end``, else the latest known timestamp in
+    ``store``; None when nothing says. Naive ISO times are UTC (the warehouse's timestamps)."""
+    window = manifest.get("window") or {}
+    for key, extra in (("holdout_cutoff", timedelta(0)), ("end", timedelta(days=1))):
+        text = window.get(key)
+        if text:
+            t = datetime.fromisoformat(str(text))
+            t = t.replace(tzinfo=UTC) if t.tzinfo is None else t
+            return int((t + extra).timestamp())
+    if store is not None and store.extra.get("last_ts_known") is not None and store.extra["last_ts_known"].any():
+        return int(store.extra["last_ts"][store.extra["last_ts_known"]].max())
+    return None
 
 
 def load_train_store(shards: Shards, rank: int = 0, world_size: int = 1, n_ngram_buckets: int = 4096) -> SequenceStore:

@@ -24,11 +24,13 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from models.checkpoint import load_checkpoint, save_atomic, warm_start_state
+from models.churn import censored_batch, censored_gap_nll
 from models.data import (
     SequenceStore,
     length_bucketed_batches,
     load_train_store,
     make_batch,
+    observation_end,
     open_shards,
     split_last_item,
 )
@@ -57,6 +59,7 @@ class TrainConfig:
     n_negatives: int = 256
     negative_sampler: str = "uniform"  # or "popularity" (with logQ correction)
     gap_loss_weight: float = 0.1
+    censored_gap_weight: float = 0.0  # censored last gaps (models/churn.py); = gap_loss_weight: exact likelihood
     feature_dropout: float = 0.1     # per sequence, blank event types / gaps so absent fields work
     crop: str = "last"               # "last": most recent max_len events; "random": random window end;
                                      # "windows": the whole history as consecutive max_len windows
@@ -135,7 +138,8 @@ class LossModule(nn.Module):
         self.cfg = cfg
         self.sampling_probs = sampling_probs
 
-    def forward(self, b: Batch, generator: torch.Generator | None = None):
+    def forward(self, b: Batch, generator: torch.Generator | None = None,
+                censored: tuple[Batch, torch.Tensor] | None = None):
         cfg = self.cfg
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             h = self.model.hidden(b)
@@ -150,7 +154,18 @@ class LossModule(nn.Module):
         if cfg.gap_loss_weight > 0:
             g = b.target_gaps > 0
             total = item + cfg.gap_loss_weight * gap_loss(self.model, h[g], b.target_gaps[g])
+        if censored is not None and cfg.censored_gap_weight > 0:
+            total = total + cfg.censored_gap_weight * self.censored_loss(b, *censored)
         return total, item.detach(), int(m.sum())
+
+    def censored_loss(self, b: Batch, cb: Batch, elapsed: torch.Tensor) -> torch.Tensor:
+        """Sum of -log S(elapsed) after each user's final event (``cb``: whole histories, see
+        ``censored_term_batch``), over the batch's observed gap count, so that a censored gap weighs
+        as much as an observed one in the gap loss's mean."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            hc = self.model.last_hidden(cb)
+        n_obs = max(int((b.target_gaps > 0).sum()), 1)
+        return censored_gap_nll(self.model, hc.float(), elapsed).sum().float() / n_obs
 
 
 # ---- helpers -------------------------------------------------------------------------------------
@@ -191,6 +206,22 @@ def _window_ends(store: SequenceStore, rows: np.ndarray, max_len: int) -> tuple[
     k = np.maximum(1, -(-(n - 1) // max_len))               # ceil((n - 1) / max_len) windows per user
     j = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
     return np.repeat(rows, k), np.repeat(n, k) - j * max_len
+
+
+def censored_term_batch(full: SequenceStore, rows: np.ndarray, newest: np.ndarray, max_len: int,
+                        obs_end: int | None) -> tuple[Batch, torch.Tensor] | None:
+    """Inputs of the censored gap term for the users ``rows[newest]`` (each user once per epoch).
+
+    The censoring point is each user's last event in the *full* store (before ``split_last_item``):
+    the gap after it is only known to be >= obs_end - its ts. The store the item loss trains on ends
+    one item event earlier, and the gap after that event is observed (it is the validation event's),
+    so censoring there would be wrong. The validation item is therefore an input of this term; its
+    pairing with the history before it is never a target, so no item label leaks (with
+    ``tie_items`` its shared row gets this term's small gradient as an input, like every other item).
+    """
+    if obs_end is None:
+        return None
+    return censored_batch(full, rows[newest], max_len, obs_end)
 
 
 def _mlflow_log(metrics: dict, step: int) -> None:
@@ -255,6 +286,7 @@ def train(config: TrainConfig | dict) -> TrainResult:
         sampling[0] = 0
         sampling = (sampling / sampling.sum()).float()
 
+    obs_end = observation_end(shards.manifest, full) if cfg.censored_gap_weight > 0 else None
     torch.manual_seed(cfg.seed)
     mcfg = cfg.model_config(n_items)
     model = CoreModel(mcfg)
@@ -317,7 +349,9 @@ def train(config: TrainConfig | dict) -> TrainResult:
             rows = seq_rows[bidx]
             b = make_batch(store, rows, cfg.max_len, train=True, ends=None if ends is None else ends[bidx])
             _feature_dropout(b, cfg.feature_dropout, gen)
-            loss, item_loss, ntok = net(b, gen)
+            newest = np.ones(len(rows), bool) if cfg.crop != "windows" else ends[bidx] == store.lengths[rows]
+            cens = censored_term_batch(full, rows, newest, cfg.max_len, obs_end)
+            loss, item_loss, ntok = net(b, gen, cens)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
