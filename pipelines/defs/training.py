@@ -38,6 +38,9 @@ class CoreModelConfig(dg.Config):
     dropout: float = 0.2
     loss: str = "full"
     n_negatives: int = 256
+    # what won on ML-1M (docs/model.md): tie_items=True, crop="windows"; off here until the gate can see it
+    tie_items: bool = False
+    crop: str = "last"
     seed: int = 0
     # small models gain nothing from more threads, and oversubscribed cores cost 5-10x (measured: 3.6k vs
     # 500 tokens/s on a busy 2-core machine); 0 means torch's default (all cores)
@@ -61,6 +64,8 @@ def train_config(config: CoreModelConfig, shards_dir: Path, out_dir: Path, warm_
         "dropout": config.dropout,
         "loss": config.loss,
         "n_negatives": config.n_negatives,
+        "tie_items": config.tie_items,
+        "crop": config.crop,
         "seed": config.seed,
         "warm_start": str(warm_start) if warm_start else None,
     }
