@@ -157,7 +157,7 @@ def main(argv=None) -> int:
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
     ap.add_argument("--tag", default="tied-windows-3l")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--report-only", action="store_true", help="summarise the result JSONs present, train nothing")
+    ap.add_argument("--report-only", action="store_true", help="summarise the result JSONs present (and rewrite the summary JSON), train nothing")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="training config overrides (JSON values)")
     args = ap.parse_args(argv)
     data = Path(args.data)
@@ -179,7 +179,9 @@ def main(argv=None) -> int:
         if not runs:
             print(f"[ml1m] no results for tag {args.tag!r} in {args.results}")
             return 1
-        print_table(summarise(runs), args.tag)
+        s = summarise(runs)
+        print_table(s, args.tag)
+        Path(args.results, f"ml1m_{args.tag}_summary.json").write_text(json.dumps(s, indent=2))
         return 0
     shards = write_ml1m_shards(data, work / "shards")
     runs = [run_seed(shards, work, Path(args.results), args.tag, s, overrides) for s in args.seeds]
