@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import shutil
 import statistics
 import sys
 import time
@@ -56,10 +58,13 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def write_ml1m_shards(data: Path, out: Path) -> Path:
-    """ml-1m.txt -> shards: train-00000 (all but the last item), holdout (last item), items, manifest."""
-    if (out / "manifest.json").exists():
-        return out
+def write_ml1m_shards(data: Path, final: Path) -> Path:
+    """ml-1m.txt -> shards: train-00000 (all but the last item), holdout (last item), items, manifest.
+    Written to a private folder and renamed into place, so seeds started side by side never see half a
+    shard set."""
+    if (final / "manifest.json").exists():
+        return final
+    out = final.with_name(f"{final.name}.tmp-{os.getpid()}")
     out.mkdir(parents=True, exist_ok=True)
     arr = np.loadtxt(data, dtype=np.int64)
     users, items = arr[:, 0], arr[:, 1]
@@ -89,7 +94,13 @@ def write_ml1m_shards(data: Path, out: Path) -> Path:
                 "event_types": {"view": 1, "search": 2, "add_to_cart": 3, "purchase": 4}, "files": files,
                 "lineage": {"source": str(data), "source_sha256": _sha(data), "protocol": "leave-one-out"}}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    return out
+    if final.exists() and not (final / "manifest.json").exists():
+        shutil.rmtree(final, ignore_errors=True)      # half a set left by a run killed before this fix
+    try:
+        out.rename(final)
+    except OSError:               # another seed got there first: keep its (identical) shards
+        shutil.rmtree(out)
+    return final
 
 
 def run_seed(shards: Path, work: Path, results: Path, tag: str, seed: int, overrides: dict) -> dict:
