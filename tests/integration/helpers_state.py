@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
+
+from pipelines.shards.manifest import sha256_file
 
 
 def _quoted(name: str) -> str:
@@ -34,14 +35,6 @@ def table_checksums(warehouse: Path) -> dict[str, str]:
                 f"order by cast(t as varchar))), '') from {relation} as t").fetchall()[0]
             out[f"{'view' if kind == 'VIEW' else 'table'}:{schema}.{name}"] = f"{rows}:{digest}"
     return out
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_checksums(root: Path, prefix: str) -> dict[str, str]:
