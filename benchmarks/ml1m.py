@@ -141,7 +141,8 @@ def summarise(runs: list[dict]) -> dict:
             "popularity": {k: runs[0]["popularity"][k] for k in keys},
             "train_minutes": ms([r["train_seconds"] / 60 for r in runs]),
             "tokens_per_s": ms([r["tokens_per_s"] for r in runs]),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            # runs stopped by hand and rebuilt from their checkpoint (a "note") have no RSS measurement
+            "peak_rss_mb": max((r["peak_rss_mb"] for r in runs if "peak_rss_mb" in r), default=None),
             "best_epochs": [r["best_epoch"] for r in runs]}
 
 
@@ -157,8 +158,8 @@ def print_table(s: dict, tag: str) -> None:
     print(f"{'corebrain ' + tag + ' (ours)':48s} {t['hr@10'][0]:9.4f}±{t['hr@10'][1]:.4f} "
           f"{t['ndcg@10'][0]:9.4f}±{t['ndcg@10'][1]:.4f}")
     print("\n" + "  ".join(f"{k} {v[0]:.4f}" for k, v in t.items()))
-    print(f"train {s['train_minutes'][0]:.1f} min/seed, {s['tokens_per_s'][0]:,.0f} tokens/s, "
-          f"peak RSS {s['peak_rss_mb']:.0f} MB")
+    rss = "not measured" if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f} MB"
+    print(f"train {s['train_minutes'][0]:.1f} min/seed, {s['tokens_per_s'][0]:,.0f} tokens/s, peak RSS {rss}")
 
 
 def main(argv=None) -> int:

@@ -226,7 +226,11 @@ def observation_end(manifest: dict, store: SequenceStore | None = None) -> int |
     for key, extra in (("holdout_cutoff", timedelta(0)), ("end", timedelta(days=1))):
         text = window.get(key)
         if text:
-            t = datetime.fromisoformat(str(text))
+            try:
+                t = datetime.fromisoformat(str(text))
+            except ValueError:
+                raise ShardError(f"manifest window {key!r} is {text!r}, not an ISO date or time; "
+                                 "rewrite the shards (the training_shards asset writes it)") from None
             t = t.replace(tzinfo=UTC) if t.tzinfo is None else t
             return int((t + extra).timestamp())
     if store is not None and store.extra.get("last_ts_known") is not None and store.extra["last_ts_known"].any():

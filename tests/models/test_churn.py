@@ -18,7 +18,14 @@ from models.churn import (
     log_survival,
     survival,
 )
-from models.data import load_train_store, make_batch, observation_end, open_shards, store_from_table
+from models.data import (
+    ShardError,
+    load_train_store,
+    make_batch,
+    observation_end,
+    open_shards,
+    store_from_table,
+)
 from models.metrics import auc
 from models.model import CoreModel, ModelConfig
 from models.tokens import DAY, N_GAP_BUCKETS, gap_bucket
@@ -130,6 +137,8 @@ def test_observation_end_prefers_the_manifest_cutoff():
     assert observation_end({"window": {"end": "2026-01-30"}}, store) == 1_769_731_200 + DAY
     assert observation_end({}, store) == 200
     assert observation_end({}, store.take(np.array([1]))) is None
+    with pytest.raises(ShardError, match="holdout_cutoff.*not an ISO date"):
+        observation_end({"window": {"holdout_cutoff": "last tuesday"}}, store)
 
 
 def test_censored_batch_skips_unknown_and_future_last_events():
