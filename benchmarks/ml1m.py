@@ -150,12 +150,12 @@ def print_table(s: dict, tag: str) -> None:
     t = s["test"]
     print(f"\nML-1M, full ranking over 3,416 items, seen filtered, 6,040 users; ours = mean ± std of "
           f"{s['n_seeds']} seed(s) {s['seeds']}, epochs chosen on validation ({s['best_epochs']})")
-    print(f"{'model':48s} {'HR@10':>16s} {'NDCG@10':>16s}")
+    print(f"{'model':56s} {'HR@10':>16s} {'NDCG@10':>16s}")
     for name, hr, nd in PUBLISHED:
-        print(f"{name + ' (published)':48s} {hr:16.4f} {nd:16.4f}")
+        print(f"{name + ' (published)':56s} {hr:16.4f} {nd:16.4f}")
     p = s["popularity"]
-    print(f"{'popularity (ours)':48s} {p['hr@10']:16.4f} {p['ndcg@10']:16.4f}")
-    print(f"{'corebrain ' + tag + ' (ours)':48s} {t['hr@10'][0]:9.4f}±{t['hr@10'][1]:.4f} "
+    print(f"{'popularity (ours)':56s} {p['hr@10']:16.4f} {p['ndcg@10']:16.4f}")
+    print(f"{'corebrain ' + tag + ' (ours)':56s} {t['hr@10'][0]:9.4f}±{t['hr@10'][1]:.4f} "
           f"{t['ndcg@10'][0]:9.4f}±{t['ndcg@10'][1]:.4f}")
     print("\n" + "  ".join(f"{k} {v[0]:.4f}" for k, v in t.items()))
     rss = "not measured" if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f} MB"
