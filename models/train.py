@@ -64,6 +64,9 @@ class TrainConfig:
     crop: str = "last"               # "last": most recent max_len events; "random": random window end;
                                      # "windows": the whole history as consecutive max_len windows
     patience: int = 3                # epochs without validation improvement before stopping
+    hold_out_last_item: bool = True  # False: a final refit on every event, the validation item included
+                                     # (warm-start it from the validation-chosen best.pt); no validation,
+                                     # no early stopping, the last epoch is kept
     val_metric: str = "ndcg@10"
     val_max_users: int | None = None
     eval_batch_size: int = 256
@@ -273,7 +276,10 @@ def train(config: TrainConfig | dict) -> TrainResult:
     shards = open_shards(cfg.shards_dir, verify=cfg.verify_shards)
     n_items = shards.n_items
     full = load_train_store(shards, rank, world, cfg.n_ngram_buckets)
-    store, val_rows, val_targets = split_last_item(full)
+    if cfg.hold_out_last_item:
+        store, val_rows, val_targets = split_last_item(full)
+    else:
+        store, val_rows, val_targets = full, np.zeros(0, np.int64), np.zeros(0, np.int64)
     if cfg.val_max_users and len(val_rows) > cfg.val_max_users:
         pick = np.sort(np.random.default_rng(cfg.seed).choice(len(val_rows), cfg.val_max_users, replace=False))
         val_rows, val_targets = val_rows[pick], val_targets[pick]
@@ -374,7 +380,7 @@ def train(config: TrainConfig | dict) -> TrainResult:
         train_loss = float(agg[0] / max(agg[1], 1))
         val = validate(model, store, val_rows, val_targets, n_items, cfg.eval_batch_size) if len(val_rows) else {}
         score = val.get(cfg.val_metric, -train_loss)
-        improved = score > best
+        improved = score > best or not cfg.hold_out_last_item
         if improved:
             best, best_epoch, bad_epochs = score, epoch, 0
         else:
@@ -382,8 +388,9 @@ def train(config: TrainConfig | dict) -> TrainResult:
         rec = {"epoch": epoch, "train_loss": train_loss, "epoch_seconds": ep_secs,
                "tokens_per_s": ep_tokens * world / max(ep_secs, 1e-9), **{f"val_{k}": v for k, v in val.items()}}
         history.append(rec)
-        log(f"epoch {epoch} done: loss {train_loss:.4f} val {cfg.val_metric} {score:.4f} "
-            f"({'best' if improved else f'no gain {bad_epochs}/{cfg.patience}'}) {ep_secs:.0f}s "
+        verdict = (f"val {cfg.val_metric} {score:.4f} ({'best' if improved else f'no gain {bad_epochs}/{cfg.patience}'})"
+                   if val else "no validation, kept")
+        log(f"epoch {epoch} done: loss {train_loss:.4f} {verdict} {ep_secs:.0f}s "
             f"{rec['tokens_per_s']:,.0f} tokens/s")
         if rank == 0:
             _mlflow_log({"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items() if k != "n"}}, epoch)

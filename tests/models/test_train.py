@@ -75,6 +75,20 @@ def test_training_on_whole_history_windows(shards, tmp_path):
         train(tiny_config(shards, tmp_path / "bad", crop="middle"))
 
 
+def test_refit_on_every_event_from_the_validation_chosen_checkpoint(shards, tmp_path):
+    base = train(tiny_config(shards, tmp_path / "base", epochs=3, crop="windows"))
+    refit = train(tiny_config(shards, tmp_path / "refit", epochs=2, lr=3e-4, crop="windows",
+                              hold_out_last_item=False, warm_start=base.best_path))
+    assert refit.val == {} and all(not any(k.startswith("val_") for k in h) for h in refit.history)
+    assert refit.best_epoch == 1 == refit.epochs_run - 1                  # no validation: the last epoch is kept
+    assert load_checkpoint(refit.best_path)["epoch"] == 1
+    # the validation item is a training target now: whole-history windows train one more target per user
+    per_epoch = [r.train_stats["tokens"] / r.epochs_run for r in (base, refit)]
+    assert per_epoch[1] - per_epoch[0] == 60                              # the synthetic shards' 60 users
+    ev = evaluate_holdout(refit.best_path, shards)
+    assert ev["n"] == 60 and ev["hr@10"] > ev["pop_hr@10"] + 0.2
+
+
 def test_lr_schedule_warms_up_then_decays():
     cfg = TrainConfig(shards_dir="", out_dir="", lr=1.0, warmup_frac=0.1, min_lr_frac=0.1)
     lrs = [lr_at(s, 100, cfg) for s in range(100)]
