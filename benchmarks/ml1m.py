@@ -152,7 +152,9 @@ def run_seed(shards: Path, work: Path, results: Path, tag: str, seed: int, overr
     if base:   # the epochs were chosen on validation by the base run; the refit adds its time to the base's
         out.update({"refit_of": refit_of, "best_epoch": base["best_epoch"], "val": base["val"],
                     "test_before_refit": base["test"], "refit_seconds": out["train_seconds"],
-                    "train_seconds": base["train_seconds"] + out["train_seconds"]})
+                    "refit_tokens_per_s": out["tokens_per_s"], "tokens_per_s": base["tokens_per_s"],
+                    "train_seconds": base["train_seconds"] + out["train_seconds"],
+                    "peak_rss_mb": max(base.get("peak_rss_mb") or 0, out["peak_rss_mb"])})
     results.mkdir(parents=True, exist_ok=True)
     res_path.write_text(json.dumps(out, indent=2))
     print(f"[ml1m] seed {seed}: test HR@10 {out['test']['hr@10']:.4f} NDCG@10 {out['test']['ndcg@10']:.4f} "
