@@ -101,7 +101,7 @@ def champion(context: dg.AssetExecutionContext, config: GateConfig, mlflow_track
 
     verdict = "promoted" if decision.promote else "rejected"
     audit = {"gate.decision": verdict, "gate.reasons": "\n".join(decision.reasons),
-             "gate.dagster_run_id": context.run_id, "gate.champion_before": before or "none",
+             "gate.dagster_run_id": context.run.run_id, "gate.champion_before": before or "none",
              "gate.holdout_users": str(len(targets)), "gate.shards": str(shards_dir)}
     for who, metrics in scores.items():
         for metric, value in metrics.items():

@@ -137,7 +137,7 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
     shards_dir = upstream_shards_dir(context)
     manifest_text = (shards_dir / "manifest.json").read_text()
     manifest = json.loads(manifest_text)
-    out_dir = paths.training_runs / context.run_id
+    out_dir = paths.training_runs / context.run.run_id
     out_dir.mkdir(parents=True, exist_ok=True)
 
     mlflow_tracking.activate()
@@ -147,7 +147,7 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
     cfg = train_config(config, shards_dir, out_dir, warm_start)
 
     lineage = {
-        "dagster_run_id": context.run_id,
+        "dagster_run_id": context.run.run_id,
         "shards_dir": str(shards_dir),
         "shards_manifest_sha256": hashlib.sha256(manifest_text.encode()).hexdigest(),
         "dbt_manifest_sha256": str(manifest.get("lineage", {}).get("dbt_manifest_sha256") or ""),
@@ -159,7 +159,7 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
         "warm_start": str(warm_start or "none"),
         "training_dir": str(out_dir),
     }
-    with mlflow.start_run(run_name=f"core_model {manifest['window']['end']} {context.run_id[:8]}") as run:
+    with mlflow.start_run(run_name=f"core_model {manifest['window']['end']} {context.run.run_id[:8]}") as run:
         mlflow.set_tags(lineage)
         mlflow.log_params({k: v for k, v in cfg.items() if k not in ("shards_dir", "out_dir")})
         env = {"COREBRAIN_TRAIN_CONFIG": json.dumps(cfg), "MLFLOW_RUN_ID": run.info.run_id,
