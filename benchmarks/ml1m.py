@@ -124,8 +124,9 @@ def seed_config(results: Path, work: Path, shards: Path, tag: str, seed: int, ov
     base = json.loads(base_path.read_text())
     best = Path(base["config"]["out_dir"]) / "best.pt"
     if not best.exists():
-        raise SystemExit(f"[ml1m] --refit-of {refit_of}: {best} is gone (its --work folder was cleared); "
-                         f"rerun the tag for seed {seed} with the same --work")
+        raise SystemExit(f"[ml1m] --refit-of {refit_of}: {best} is gone (a fresh clone, or its --work folder was "
+                         f"cleared); train that tag again for seed {seed} with this --work (move {base_path.name} "
+                         "aside first: a seed whose result exists is skipped)")
     return {**base["config"], **REFIT_CONFIG, **overrides, **paths, "warm_start": str(best)}, base
 
 
