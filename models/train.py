@@ -326,8 +326,9 @@ def train(config: TrainConfig | dict) -> TrainResult:
                           else (train_rows, None))
     n_batches = len(range(0, len(seq_rows), cfg.batch_size))
     if n_batches == 0:
+        before = "before the validation item" if cfg.hold_out_last_item else "(hold_out_last_item is off)"
         raise ValueError(f"nothing to train on in {cfg.shards_dir} (rank {rank}): no user has two or more "
-                         f"events before the validation item ({full.n_users} users read)")
+                         f"events {before} ({full.n_users} users read)")
     n_batches = int(_all_reduce(torch.tensor(n_batches), dist.ReduceOp.MIN if world > 1 else None))
     total_steps = max(1, n_batches * cfg.epochs)
     log(f"{len(seq_rows)} sequences x {world} rank(s), {n_items} items, {len(val_rows)} validation users, "

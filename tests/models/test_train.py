@@ -87,6 +87,12 @@ def test_refit_on_every_event_from_the_validation_chosen_checkpoint(shards, tmp_
     assert per_epoch[1] - per_epoch[0] == 60                              # the synthetic shards' 60 users
     ev = evaluate_holdout(refit.best_path, shards)
     assert ev["n"] == 60 and ev["hr@10"] > ev["pop_hr@10"] + 0.2
+    # kept because it is last, not because its loss is lowest: at lr 0 the losses are dropout noise
+    # (here the last epoch's is the highest), and the last epoch is still the one kept
+    still = train(tiny_config(shards, tmp_path / "still", epochs=3, lr=0.0, crop="windows",
+                              hold_out_last_item=False, warm_start=base.best_path))
+    losses = [h["train_loss"] for h in still.history]
+    assert losses[2] > min(losses[:2]) and still.best_epoch == 2
 
 
 def test_lr_schedule_warms_up_then_decays():
