@@ -7,8 +7,6 @@ no searches) become id 0, "unknown", so any business's shards load.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,13 +18,8 @@ import pyarrow.parquet as pq
 import torch
 
 from models.model import Batch
+from models.shards import SHARDS_FORMAT, ShardError, Shards, open_shards  # noqa: F401 (re-exported)
 from models.tokens import gap_bucket, query_ngrams
-
-SHARDS_FORMAT = "corebrain-shards/1"
-
-
-class ShardError(ValueError):
-    """The shards do not meet the contract; the message says what and where."""
 
 
 @dataclass
@@ -160,62 +153,6 @@ def store_from_table(table: pa.Table, n_ngram_buckets: int = 4096) -> SequenceSt
 def concat_tables(paths: list[Path]) -> pa.Table:
     tables = [pq.read_table(p) for p in paths]
     return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
-
-
-@dataclass
-class Shards:
-    root: Path
-    manifest: dict
-    item_ids: list[str | None]   # index = item_idx; [0] is None
-    train_files: list[Path]
-    holdout_file: Path | None
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_ids) - 1
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def open_shards(shards_dir: str | Path, verify: bool = True) -> Shards:
-    """Read manifest.json and items.parquet; check files exist (and their sha256 when ``verify``)."""
-    root = Path(shards_dir)
-    mpath = root / "manifest.json"
-    if not mpath.exists():
-        raise ShardError(f"no manifest.json in {root}")
-    manifest = json.loads(mpath.read_text())
-    if manifest.get("format") != SHARDS_FORMAT:
-        raise ShardError(f"{mpath}: format {manifest.get('format')!r}, expected {SHARDS_FORMAT!r}")
-    files = manifest.get("files", [])
-    for f in files:
-        p = root / f["path"]
-        if not p.exists():
-            raise ShardError(f"manifest lists {f['path']} but {p} does not exist")
-        if verify and f.get("sha256") and _sha256(p) != f["sha256"]:
-            raise ShardError(f"sha256 mismatch for {p}: the shard changed after the manifest was written")
-    train = sorted(root / f["path"] for f in files if f.get("role") == "train")
-    if not train:
-        train = sorted(root.glob("train-*.parquet"))
-    if not train:
-        raise ShardError(f"no train shards in {root}")
-    holdout = [root / f["path"] for f in files if f.get("role") == "holdout"]
-    holdout_file = holdout[0] if holdout else (root / "holdout.parquet" if (root / "holdout.parquet").exists() else None)
-    items = pq.read_table(root / "items.parquet")
-    idx = items["item_idx"].to_numpy().astype(np.int64)
-    ids = items["item_id"].to_pylist()
-    n = int(idx.max()) if len(idx) else 0
-    if len(idx) and (idx.min() < 1 or len(np.unique(idx)) != len(idx)):
-        raise ShardError("items.parquet: item_idx must be unique and start from 1")
-    item_ids: list[str | None] = [None] * (n + 1)
-    for i, s in zip(idx.tolist(), ids, strict=True):
-        item_ids[i] = None if s is None else str(s)
-    return Shards(root, manifest, item_ids, train, holdout_file)
 
 
 def observation_end(manifest: dict, store: SequenceStore | None = None) -> int | None:

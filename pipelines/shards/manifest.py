@@ -5,7 +5,6 @@ Pure apart from reading files: the writer hands in what it wrote, this module de
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -14,9 +13,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-FORMAT = "corebrain-shards/1"
-MANIFEST_NAME = "manifest.json"
-EVENT_TYPES = {"view": 1, "search": 2, "add_to_cart": 3, "purchase": 4}
+from models.shards import EVENT_TYPES, MANIFEST_NAME, sha256_file  # noqa: F401 (the one contract, re-exported)
+from models.shards import SHARDS_FORMAT as FORMAT
+
 ROLES = ("train", "holdout", "items")
 
 
@@ -33,14 +32,6 @@ class ShardFile:
 
 class ShardsManifestError(ValueError):
     """A shards folder whose files do not match its manifest."""
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def describe_file(folder: Path, name: str, role: str) -> ShardFile:
