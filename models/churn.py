@@ -101,3 +101,32 @@ def censored_batch(store: SequenceStore, rows: np.ndarray, max_len: int,
         return None
     return (make_batch(store, rows[keep], max_len, train=False),
             torch.as_tensor(elapsed[keep], dtype=torch.float64))
+
+
+def churn_time_split(store: SequenceStore, observation_end: int, horizon_days: float = 14,
+                     ) -> tuple[SequenceStore, np.ndarray, np.ndarray, int] | None:
+    """Churn labels from inside a training window, for validation and calibration.
+
+    The cutoff is ``horizon_days`` before ``observation_end``: each user's events before it are the
+    history, the label is 1 when the user has no event in [cutoff, observation_end). Users without a
+    known timestamp, or with no event before the cutoff, are left out. Returns (histories cut at the
+    cutoff, rows, labels, cutoff) or None when there is nothing to label (no timestamps, or a window
+    shorter than the horizon). The model has trained on the gaps these labels come from, so the
+    split measures fit and calibrates, while the gate's holdout (after the window) judges."""
+    if store.ts is None or not store.ts_known.any():
+        return None
+    cutoff = int(observation_end - horizon_days * DAY)
+    before = store.ts_known & (store.ts < cutoff)
+    row_of = np.repeat(np.arange(store.n_users), store.lengths)
+    n_before = np.bincount(row_of, weights=before, minlength=store.n_users).astype(np.int64)
+    all_known = np.bincount(row_of, weights=~store.ts_known, minlength=store.n_users) == 0
+    rows = np.flatnonzero((n_before > 0) & all_known)
+    if len(rows) == 0 or store.ts[store.ts_known].min() >= cutoff:
+        return None
+    cut = store.truncate(np.where(all_known, n_before, 0))
+    last = cut.offsets[1:] - 1
+    cut.extra = dict(cut.extra)
+    cut.extra["last_ts"] = np.where(cut.lengths > 0, cut.ts[np.maximum(last, 0)], 0) if len(cut.ts) else np.zeros(0)
+    cut.extra["last_ts_known"] = cut.lengths > 0
+    labels = (n_before[rows] == store.lengths[rows]).astype(np.int64)
+    return cut, rows, labels, cutoff

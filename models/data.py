@@ -32,6 +32,9 @@ class SequenceStore:
     query_ids: np.ndarray        # (E,) int64 row of ``ngram_table``, 0 = no query
     ngram_table: np.ndarray      # (Q+1, G) int64 hashed n-gram ids, row 0 = none
     extra: dict = field(default_factory=dict)
+    query_texts: list = field(default_factory=list)  # query text of ngram_table row q + 1
+    ts: np.ndarray | None = None     # (E,) int64 unix seconds, 0 where unknown
+    ts_known: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:
@@ -49,7 +52,8 @@ class SequenceStore:
         offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
         return SequenceStore([self.user_ids[r] for r in rows], offsets, self.items[idx], self.types[idx],
                              self.gaps[idx], self.query_ids[idx], self.ngram_table,
-                             {k: v[rows] for k, v in self.extra.items()})
+                             {k: v[rows] for k, v in self.extra.items()}, self.query_texts,
+                             _pick(self.ts, idx), _pick(self.ts_known, idx))
 
     def truncate(self, new_lengths: np.ndarray) -> SequenceStore:
         """Keep the first ``new_lengths[u]`` events of each user."""
@@ -57,13 +61,18 @@ class SequenceStore:
         idx = _ranges(self.offsets[:-1], new_lengths)
         offsets = np.concatenate([[0], np.cumsum(new_lengths)]).astype(np.int64)
         return SequenceStore(self.user_ids, offsets, self.items[idx], self.types[idx], self.gaps[idx],
-                             self.query_ids[idx], self.ngram_table, dict(self.extra))
+                             self.query_ids[idx], self.ngram_table, dict(self.extra), self.query_texts,
+                             _pick(self.ts, idx), _pick(self.ts_known, idx))
 
     def item_counts(self, n_items: int) -> np.ndarray:
         """How often each item id occurs (index 0 unused): the popularity baseline."""
         c = np.bincount(self.items, minlength=n_items + 1)[: n_items + 1].astype(np.int64)
         c[0] = 0
         return c
+
+
+def _pick(a: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
+    return None if a is None else a[idx]
 
 
 def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
@@ -147,7 +156,26 @@ def store_from_table(table: pa.Table, n_ngram_buckets: int = 4096) -> SequenceSt
     extra["last_ts_known"] = (np.where(lengths > 0, ts_known[np.maximum(offsets[1:] - 1, 0)], False)
                               if len(ts) else np.zeros(0, dtype=bool))
     user_ids = [str(u) for u in table["user_id"].to_pylist()]
-    return SequenceStore(user_ids, offsets, items, types, gaps, query_ids, ngram_table, extra)
+    texts = uniq.tolist() if has_q.any() else []
+    return SequenceStore(user_ids, offsets, items, types, gaps, query_ids, ngram_table, extra, texts, ts, ts_known)
+
+
+def query_vocabulary(store: SequenceStore, min_count: int = 2, max_words: int = 5000) -> tuple[list[str], list[int]]:
+    """The words of the store's search queries (normalised, split on spaces) that occur at least
+    ``min_count`` times, most frequent first (ties by word), with their counts: the words
+    ``models.readouts.item_words`` can answer with."""
+    from collections import Counter
+
+    from models.tokens import normalise_query
+
+    per_query = np.bincount(store.query_ids, minlength=len(store.query_texts) + 1)
+    counts: Counter = Counter()
+    for q, n in zip(store.query_texts, per_query[1:].tolist(), strict=True):
+        for w in normalise_query(q).split():
+            counts[w] += n
+    ranked = sorted(((w, c) for w, c in counts.items() if c >= min_count), key=lambda wc: (-wc[1], wc[0]))
+    ranked = ranked[:max_words]
+    return [w for w, _ in ranked], [c for _, c in ranked]
 
 
 def concat_tables(paths: list[Path]) -> pa.Table:

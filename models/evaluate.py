@@ -11,43 +11,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.data import SequenceStore, _ranges, make_batch, open_shards, store_from_table
+from models.data import SequenceStore, open_shards, store_from_table
+from models.inference import score_next, seen_matrix  # noqa: F401 (re-exported)
 from models.metrics import ranking_report, target_ranks
 from models.model import CoreModel
 
 
-def seen_matrix(store: SequenceStore, rows: np.ndarray, n_items: int) -> torch.Tensor:
-    """(B, n_items) bool: item j+1 occurs anywhere in user rows[b]'s history (not only the window)."""
-    rows = np.asarray(rows, dtype=np.int64)
-    lens = store.lengths[rows]
-    idx = _ranges(store.offsets[rows], lens)
-    r = np.repeat(np.arange(len(rows)), lens)
-    it = store.items[idx]
-    keep = (it >= 1) & (it <= n_items)
-    m = torch.zeros(len(rows), n_items, dtype=torch.bool)
-    m[torch.from_numpy(r[keep]), torch.from_numpy(it[keep] - 1)] = True
-    return m
-
-
-@torch.no_grad()
-def score_next(model: CoreModel, store: SequenceStore, rows: np.ndarray, n_items: int | None = None) -> torch.Tensor:
-    """(B, n_items) next-item scores after each user's history; items beyond the model's vocabulary
-    (added after it was trained) score -inf."""
-    n_items = n_items or model.cfg.n_items
-    was = model.training
-    model.eval()
-    b = make_batch(store, rows, model.cfg.max_len, train=False)
-    s = model.item_logits(model.last_hidden(b)).float()
-    model.train(was)
-    if n_items > s.shape[1]:
-        s = torch.cat([s, torch.full((len(s), n_items - s.shape[1]), float("-inf"))], 1)
-    return s[:, :n_items]
-
-
 @torch.no_grad()
 def rank_targets(model: CoreModel | None, store: SequenceStore, rows: np.ndarray, targets: np.ndarray,
-                 n_items: int, batch_size: int = 256, item_counts: np.ndarray | None = None) -> torch.Tensor:
-    """Ranks of ``targets`` for users ``rows``; ``model=None`` ranks by ``item_counts`` (popularity)."""
+                 n_items: int, batch_size: int = 256, item_counts: np.ndarray | None = None,
+                 exclude_seen: bool = True) -> torch.Tensor:
+    """Ranks of ``targets`` for users ``rows``; ``model=None`` ranks by ``item_counts`` (popularity).
+
+    ``exclude_seen`` matches ``models.readouts.recommend``: True removes the user's history from the
+    candidates (a seen target is a miss, as on a film site); False ranks every item (a shop, where
+    buying again is normal)."""
     out = []
     rows = np.asarray(rows)
     order = np.argsort(store.lengths[rows], kind="stable")   # similar lengths together: less padding
@@ -61,7 +39,8 @@ def rank_targets(model: CoreModel | None, store: SequenceStore, rows: np.ndarray
             scores = pop[None].expand(len(r), n_items)
         else:
             scores = score_next(model, store, r, n_items)
-        ranks = target_ranks(scores, torch.as_tensor(targets[sel]), seen_matrix(store, r, n_items))
+        ranks = target_ranks(scores, torch.as_tensor(targets[sel]),
+                             seen_matrix(store, r, n_items) if exclude_seen else None)
         out.append((sel, ranks))
     ranks = torch.full((len(rows),), float("inf"))
     for sel, r in out:
@@ -70,7 +49,7 @@ def rank_targets(model: CoreModel | None, store: SequenceStore, rows: np.ndarray
 
 
 def evaluate_holdout(model, shards_dir: str | Path, k: int = 10, batch_size: int = 256,
-                     ks: tuple[int, ...] = (1, 5, 10, 20)) -> dict:
+                     ks: tuple[int, ...] = (1, 5, 10, 20), exclude_seen: bool = True) -> dict:
     """HR/NDCG@{1,5,10,20} and MRR of ``model`` on ``shards_dir``/holdout.parquet, and the same for
     the popularity baseline (item counts of the train shards), full ranking, seen items filtered.
 
@@ -93,9 +72,11 @@ def evaluate_holdout(model, shards_dir: str | Path, k: int = 10, batch_size: int
     result: dict = {"k": k}
     core = _as_core_model(model)
     if core is not None:
-        ranks = rank_targets(core, hold, rows, targets[rows], shards.n_items, batch_size)
+        ranks = rank_targets(core, hold, rows, targets[rows], shards.n_items, batch_size,
+                             exclude_seen=exclude_seen)
         result.update(ranking_report(ranks, ks))
-    pop = rank_targets(None, hold, rows, targets[rows], shards.n_items, batch_size, item_counts=counts)
+    pop = rank_targets(None, hold, rows, targets[rows], shards.n_items, batch_size, item_counts=counts,
+                       exclude_seen=exclude_seen)
     result.update({f"pop_{key}": v for key, v in ranking_report(pop, ks).items() if key != "n"})
     result["n"] = int(len(rows))
     result["n_holdout_rows"] = int(hold.n_users)

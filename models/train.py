@@ -24,7 +24,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from models.checkpoint import load_checkpoint, save_atomic, warm_start_state
-from models.churn import censored_batch, censored_gap_nll
+from models.churn import censored_batch, censored_gap_nll, churn_time_split
 from models.data import (
     SequenceStore,
     length_bucketed_batches,
@@ -32,11 +32,13 @@ from models.data import (
     make_batch,
     observation_end,
     open_shards,
+    query_vocabulary,
     split_last_item,
 )
 from models.evaluate import rank_targets
 from models.metrics import ranking_report
 from models.model import Batch, CoreModel, ModelConfig, full_softmax_loss, gap_loss, sampled_softmax_loss
+from models.selection import churn_readout, churn_validation, search_rows_mask, selection_score
 
 MODEL_FIELDS = ("max_len", "d_model", "n_layers", "n_heads", "mlp_ratio", "dropout", "attn_dropout", "n_ngram_buckets",
                 "l2_norm", "temperature", "tie_items")
@@ -67,7 +69,10 @@ class TrainConfig:
     hold_out_last_item: bool = True  # False: a final refit on every event, the validation item included
                                      # (warm-start it from the validation-chosen best.pt); no validation,
                                      # no early stopping, the last epoch is kept
-    val_metric: str = "ndcg@10"
+    val_metric: str = "ndcg@10"      # the selection metric when select_weights is None
+    select_weights: dict | None = None  # epoch choice on several tasks: models/selection.py (ALL_TASKS)
+    exclude_seen: bool = True        # validation ranks as recommend(exclude_seen=...) serves
+    churn_horizon_days: float = 14.0  # churn validation / calibration horizon (a gap-bucket edge)
     val_max_users: int | None = None
     eval_batch_size: int = 256
     warm_start: str | None = None    # a previous version's best.pt / out_dir
@@ -245,15 +250,23 @@ def _mlflow_log(metrics: dict, step: int) -> None:
 
 
 def validate(model: CoreModel, store: SequenceStore, rows: np.ndarray, targets: np.ndarray,
-             n_items: int, batch_size: int) -> dict:
-    ranks = rank_targets(model, store, rows, targets, n_items, batch_size)
+             n_items: int, batch_size: int, exclude_seen: bool = True) -> dict:
+    """Next-item HR/NDCG@{1,5,10,20} on the held-out items, and ``search_hr@10`` /
+    ``search_ndcg@10`` on the users whose held-out item came right after a search (when any did)."""
+    ranks = rank_targets(model, store, rows, targets, n_items, batch_size, exclude_seen=exclude_seen)
     hits = torch.stack([(ranks <= k).float().sum() for k in (1, 5, 10, 20)])
     gains = torch.stack([torch.where(ranks <= k, 1 / torch.log2(ranks.clamp(max=1e9) + 1), 0.0).sum()
                          for k in (1, 5, 10, 20)])
-    agg = _all_reduce(torch.cat([hits, gains, torch.tensor([float(len(ranks))])]).double())
+    sr = ranks[torch.as_tensor(search_rows_mask(store, rows), dtype=torch.bool)]
+    search = torch.tensor([(sr <= 10).float().sum(),
+                           torch.where(sr <= 10, 1 / torch.log2(sr.clamp(max=1e9) + 1), 0.0).sum(), float(len(sr))])
+    agg = _all_reduce(torch.cat([hits, gains, search, torch.tensor([float(len(ranks))])]).double())
     n = max(1.0, float(agg[-1]))
     out = {f"hr@{k}": float(agg[i]) / n for i, k in enumerate((1, 5, 10, 20))}
     out.update({f"ndcg@{k}": float(agg[4 + i]) / n for i, k in enumerate((1, 5, 10, 20))})
+    if float(agg[10]) > 0:
+        out.update({"search_hr@10": float(agg[8]) / float(agg[10]), "search_ndcg@10": float(agg[9]) / float(agg[10]),
+                    "search_n": int(agg[10])})
     out["n"] = int(n)
     if not dist.is_initialized():
         out["mrr"] = ranking_report(ranks)["mrr"]
@@ -293,10 +306,15 @@ def train(config: TrainConfig | dict) -> TrainResult:
         sampling = (sampling / sampling.sum()).float()
 
     obs_end = observation_end(shards.manifest, full) if cfg.censored_gap_weight > 0 else None
+    weights = cfg.select_weights or {cfg.val_metric: 1.0}
+    churn_obs_end = observation_end(shards.manifest, full)
+    churn_split = (churn_time_split(full, churn_obs_end, cfg.churn_horizon_days)
+                   if churn_obs_end is not None and "churn_auc" in weights else None)
+    words, word_counts = query_vocabulary(full)
     torch.manual_seed(cfg.seed)
     mcfg = cfg.model_config(n_items)
     model = CoreModel(mcfg)
-    start_epoch, step, best, best_epoch, bad_epochs, history = 0, 0, -1.0, -1, 0, []
+    start_epoch, step, best, best_epoch, bad_epochs, history = 0, 0, float("-inf"), -1, 0, []
     resumed = cfg.resume and ckpt_path.exists()
     if resumed:
         ck = load_checkpoint(ckpt_path)
@@ -336,7 +354,8 @@ def train(config: TrainConfig | dict) -> TrainResult:
 
     t_start, tokens_total, train_seconds, stopped_early = time.time(), 0, 0.0, False
     common = {"model_config": mcfg.to_dict(), "item_ids": shards.item_ids, "item_counts": counts.numpy(),
-              "train_config": asdict(cfg), "shards_manifest": shards.manifest}
+              "train_config": asdict(cfg), "shards_manifest": shards.manifest,
+              "query_words": {"words": words, "counts": word_counts}}
     epoch = start_epoch - 1
     for epoch in range(start_epoch, cfg.epochs):
         if bad_epochs >= cfg.patience:
@@ -379,8 +398,17 @@ def train(config: TrainConfig | dict) -> TrainResult:
         tokens_total += ep_tokens * world
         agg = _all_reduce(torch.tensor([loss_sum, float(loss_n)], dtype=torch.float64))
         train_loss = float(agg[0] / max(agg[1], 1))
-        val = validate(model, store, val_rows, val_targets, n_items, cfg.eval_batch_size) if len(val_rows) else {}
-        score = val.get(cfg.val_metric, -train_loss)
+        val = (validate(model, store, val_rows, val_targets, n_items, cfg.eval_batch_size, cfg.exclude_seen)
+               if len(val_rows) else {})
+        if val and churn_split is not None:
+            val.update(churn_validation(model, churn_split, cfg.churn_horizon_days))
+        score = selection_score(val, weights) if val else -train_loss
+        if not math.isfinite(score):   # none of the weighted tasks has a label in this window
+            score = val.get(cfg.val_metric, -train_loss)
+        if world > 1:   # every rank takes rank 0's decision (churn AUC is not additive over ranks)
+            score = float(_all_reduce(torch.tensor([score if rank == 0 else 0.0], dtype=torch.float64))[0])
+        if val:
+            val["selection_score"] = score
         improved = score > best or not cfg.hold_out_last_item
         if improved:
             best, best_epoch, bad_epochs = score, epoch, 0
@@ -389,7 +417,8 @@ def train(config: TrainConfig | dict) -> TrainResult:
         rec = {"epoch": epoch, "train_loss": train_loss, "epoch_seconds": ep_secs,
                "tokens_per_s": ep_tokens * world / max(ep_secs, 1e-9), **{f"val_{k}": v for k, v in val.items()}}
         history.append(rec)
-        verdict = (f"val {cfg.val_metric} {score:.4f} ({'best' if improved else f'no gain {bad_epochs}/{cfg.patience}'})"
+        tasks = " ".join(f"{k} {val[k]:.4f}" for k in ("ndcg@10", "search_ndcg@10", "churn_auc") if k in val)
+        verdict = (f"val {tasks} score {score:.4f} ({'best' if improved else f'no gain {bad_epochs}/{cfg.patience}'})"
                    if val else "no validation, kept")
         log(f"epoch {epoch} done: loss {train_loss:.4f} {verdict} {ep_secs:.0f}s "
             f"{rec['tokens_per_s']:,.0f} tokens/s")
@@ -408,6 +437,16 @@ def train(config: TrainConfig | dict) -> TrainResult:
             break
 
     best_val = next((h for h in history if h["epoch"] == best_epoch), {})
+    readout = {"kind": "none", "reason": "churn is not in select_weights"}
+    if rank == 0 and best_path.exists():
+        best_ckpt = load_checkpoint(best_path)
+        split = churn_split if churn_split is not None else (
+            churn_time_split(full, churn_obs_end, cfg.churn_horizon_days) if churn_obs_end is not None else None)
+        best_model = CoreModel(mcfg)
+        best_model.load_state_dict(best_ckpt["model"])
+        readout = churn_readout(best_model, split, cfg.churn_horizon_days)
+        save_atomic({**best_ckpt, "churn_readout": readout}, best_path)
+        log(f"churn read-out: {readout['kind']} ({readout.get('reason', '')})")
     stats = {"train_seconds": train_seconds, "tokens": tokens_total,
              "tokens_per_s": tokens_total / max(train_seconds, 1e-9), "world_size": world,
              "peak_rss_mb": _peak_rss_mb(), "threads": torch.get_num_threads()}
@@ -417,7 +456,8 @@ def train(config: TrainConfig | dict) -> TrainResult:
     if rank == 0:
         metrics_path.write_text(json.dumps({"best_epoch": best_epoch, "val": result.val, "history": history,
                                             "train": stats, "stopped_early": stopped_early,
-                                            "n_items": n_items, "config": asdict(cfg)}, indent=2))
+                                            "n_items": n_items, "config": asdict(cfg),
+                                            "churn_readout": readout}, indent=2))
     if dist.is_initialized():
         dist.barrier()
         if owns_group:
