@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.churn import churn_probability
+from models.churn import churn_scores
 from models.inference import BadRequest, CoreReader, normalise_history, seen_matrix
 from models.tokens import DAY, normalise_query
 
@@ -149,13 +149,10 @@ def words_missing_from_tags(words: Sequence[str], tags: str | None) -> list[bool
 def raw_churn(reader: CoreReader, store, at_ts: int, horizon_days: float = 14) -> tuple[np.ndarray, np.ndarray]:
     """(model's uncalibrated P(no event in H days) at ``at_ts``, days since the last event) per user;
     a user with no known timestamp counts as just seen."""
-    h = reader.states(store)
-    probs = reader.core.gap_probs(h) if len(h) else torch.zeros(0, reader.core.cfg.n_gap_buckets)
-    last = store.extra["last_ts"]
+    p = churn_scores(reader.core, store, np.arange(store.n_users), int(at_ts), horizon_days, reader.batch_size)
     known = store.extra["last_ts_known"] & (store.lengths > 0)
-    elapsed = np.where(known, np.maximum(at_ts - last, 0), 0).astype(np.float64)
-    p = churn_probability(probs, torch.as_tensor(elapsed), horizon_days).numpy() if len(h) else np.zeros(0)
-    return p, elapsed / DAY
+    elapsed = np.where(known, np.maximum(at_ts - store.extra["last_ts"], 0), 0).astype(np.float64)
+    return p.numpy(), elapsed / DAY
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
