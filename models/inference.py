@@ -8,7 +8,8 @@ through here, so tokenisation and scoring exist once. A history is what a shop k
      "market": "se"}
 
 Every field but ``items`` may be missing (or None), and ``items`` may be None in a search-only
-history. Histories are turned into the same columns as a training shard and tokenised by
+history. Inside a list, None or "" marks an unknown value (MLflow's schema enforcement mangles None
+inside string arrays, so HTTP clients send ""). Histories are turned into the same columns as a training shard and tokenised by
 ``models.data.store_from_table``: the exact code the model was trained through.
 """
 
@@ -90,14 +91,17 @@ def _event_code(value) -> int:
         return 0
     if isinstance(value, int | np.integer):
         return int(value) if 0 <= int(value) <= 4 else 0
-    code = EVENT_TYPES.get(str(value).strip().lower())
+    text = str(value).strip().lower()
+    if not text:
+        return 0
+    code = EVENT_TYPES.get(text)
     if code is None:
         raise BadRequest(f"unknown event type {str(value)[:40]!r}; use one of {sorted(EVENT_TYPES)}")
     return code
 
 
 def _unix(value) -> int | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
         return None
     if isinstance(value, int | float | np.integer | np.floating):
         return int(value)

@@ -1,12 +1,30 @@
-"""The MLflow pyfunc every consumer uses: history of item ids in, top-k item ids and scores out.
+"""The MLflow pyfunc every consumer uses: one model, a ``task`` param, event histories in.
 
-The logged artifact is self-contained: the checkpoint (weights + item vocabulary + popularity counts)
-and this ``models`` package as ``code_paths``, with explicit pip requirements (requirement inference
-is slow here and writes a ``+cpu`` torch pin that PyPI lacks).
+Tasks (``params={"task": ...}``), each a read-out of ``models/readouts.py``:
+
+| task | input columns | output columns |
+|---|---|---|
+| ``recommend`` (default) | a history | ``items``, ``scores`` |
+| ``search`` | a history + ``query`` | ``items``, ``scores`` |
+| ``similar`` | ``item_id`` | ``items``, ``scores`` |
+| ``words`` | ``item_id`` | ``words``, ``scores`` |
+| ``churn`` | a history (+ ``at``, unix seconds; default now) | ``churn_probability`` |
+| ``embed`` | a history | ``vector`` |
+
+A history is ``history`` (a list of item ids: the original input, still accepted) or the full event
+lists ``items``, ``event_types``, ``ts`` (unix seconds), ``queries`` plus ``market``; any may be absent,
+and "" marks an unknown value inside a list (a search has item "", a view has query "").
+Params: ``k`` (10), ``exclude_seen`` (true), ``horizon_days`` (14). A bad request raises an
+``MlflowException`` with INVALID_PARAMETER_VALUE, which ``mlflow models serve`` answers with HTTP 400.
+
+The logged artifact is self-contained: the checkpoint (weights + item vocabulary + popularity counts
++ query words + churn read-out) and this ``models`` package as ``code_paths``, with explicit pip
+requirements (requirement inference is slow here and writes a ``+cpu`` torch pin that PyPI lacks).
 """
 
 from __future__ import annotations
 
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -14,17 +32,37 @@ import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import torch
+from mlflow.exceptions import MlflowException
 from mlflow.models.signature import ModelSignature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import DataType
 from mlflow.types.schema import Array, ColSpec, ParamSchema, ParamSpec, Schema
 
+TASKS = ("recommend", "search", "similar", "words", "churn", "embed")
+HISTORY_COLUMNS = ("history", "items", "event_types", "ts", "queries", "market")
+
 SIGNATURE = ModelSignature(
-    inputs=Schema([ColSpec(Array(DataType.string), "history")]),
-    outputs=Schema([ColSpec(Array(DataType.string), "items"), ColSpec(Array(DataType.double), "scores")]),
-    params=ParamSchema([ParamSpec("k", DataType.long, 10)]),
+    inputs=Schema([
+        ColSpec(Array(DataType.string), "history", required=False),
+        ColSpec(Array(DataType.string), "items", required=False),
+        ColSpec(Array(DataType.string), "event_types", required=False),
+        ColSpec(Array(DataType.double), "ts", required=False),
+        ColSpec(Array(DataType.string), "queries", required=False),
+        ColSpec(DataType.string, "market", required=False),
+        ColSpec(DataType.string, "query", required=False),
+        ColSpec(DataType.string, "item_id", required=False),
+        ColSpec(DataType.double, "at", required=False),
+    ]),
+    params=ParamSchema([ParamSpec("task", DataType.string, "recommend"), ParamSpec("k", DataType.long, 10),
+                        ParamSpec("exclude_seen", DataType.boolean, True),
+                        ParamSpec("horizon_days", DataType.double, 14.0)]),
 )
+
+INPUT_EXAMPLE = pd.DataFrame({
+    "items": [["item-00001", "", "item-00002"]], "event_types": [["view", "search", "purchase"]],
+    "ts": [[1767225600.0, 1767225630.0, 1767226000.0]], "queries": [["", "sunset poster", ""]],
+    "market": ["se"], "query": ["sunset poster"], "item_id": ["item-00001"], "at": [1767312000.0],
+})
 
 
 def _pin(pkg: str) -> str:
@@ -35,64 +73,115 @@ def pip_requirements() -> list[str]:
     return [_pin("torch"), _pin("mlflow"), _pin("numpy"), _pin("pandas"), _pin("pyarrow")]
 
 
-def _as_list(h) -> list:
-    if h is None or (isinstance(h, float) and np.isnan(h)):
-        return []
-    return [x for x in list(h) if x is not None]
+def bad_request(message: str) -> MlflowException:
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
 
 
-class Recommender:
-    """Scores histories with a CoreModel; pure torch/numpy, usable without MLflow."""
+def _cell(value):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
 
-    def __init__(self, core, item_ids: list, item_counts: np.ndarray):
-        self.core = core.eval()
-        self.item_ids = item_ids
-        self.index = {s: i for i, s in enumerate(item_ids) if s is not None}
-        self.n_items = core.cfg.n_items
-        self.pop = torch.as_tensor(np.asarray(item_counts, dtype=np.float64)[1:self.n_items + 1], dtype=torch.float32)
 
-    @torch.no_grad()
-    def recommend(self, histories: list[list[str]], k: int = 10) -> tuple[list[list[str]], list[list[float]]]:
-        from models.data import store_from_table
-        from models.evaluate import score_next, seen_matrix
+def histories_from_frame(frame: pd.DataFrame) -> list:
+    """One history per row: the full event columns where given, else the old ``history`` item list."""
+    present = [c for c in ("items", "event_types", "ts", "queries") if c in frame.columns]
+    out = []
+    for _, row in frame.iterrows():
+        if present and any(_cell(row[c]) is not None for c in present):
+            h = {c: _cell(row[c]) for c in present}
+            if "market" in frame.columns:
+                h["market"] = _cell(row["market"])
+            out.append(h)
+        elif "history" in frame.columns:
+            out.append(_cell(row["history"]) or [])
+        else:
+            out.append([])
+    return out
 
-        idx = [[self.index[s] for s in map(str, h) if s in self.index and self.index[s] <= self.n_items]
-               for h in histories]
-        store = store_from_table(pa.table({"user_id": [str(i) for i in range(len(idx))],
-                                           "item_idx": pa.array(idx, pa.list_(pa.int32()))}))
-        scores = self.pop[None].expand(len(idx), self.n_items).clone()
-        known = np.flatnonzero(store.lengths > 0)
-        for s in range(0, len(known), 256):
-            r = known[s:s + 256]
-            scores[torch.as_tensor(r)] = score_next(self.core, store, r, self.n_items)
-        scores = scores.masked_fill(seen_matrix(store, np.arange(len(idx)), self.n_items), float("-inf"))
-        k = max(0, min(int(k), self.n_items))
-        top = scores.topk(k, dim=1)
-        items, out_scores = [], []
-        for vals, ids in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-            keep = [(v, i) for v, i in zip(vals, ids, strict=True) if v != float("-inf")]
-            items.append([self.item_ids[i + 1] for _, i in keep])
-            out_scores.append([float(v) for v, _ in keep])
-        return items, out_scores
+
+def _column(frame: pd.DataFrame, name: str, task: str) -> list:
+    if name not in frame.columns:
+        raise bad_request(f"task {task!r} needs a column {name!r}; got columns {list(frame.columns)}")
+    values = [_cell(v) for v in frame[name]]
+    if any(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+        raise bad_request(f"task {task!r}: column {name!r} is empty in some rows")
+    return values
 
 
 class CoreModelPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        from models.checkpoint import load_model
+        from models.inference import CoreReader
 
-        core, ckpt = load_model(context.artifacts["checkpoint"])
-        self.rec = Recommender(core, ckpt["item_ids"], ckpt["item_counts"])
+        self.reader = CoreReader.from_checkpoint(context.artifacts["checkpoint"])
 
     @property
     def core(self):
-        return self.rec.core
+        return self.reader.core
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        if "history" not in model_input.columns:
-            raise ValueError(f"input needs a 'history' column (list of item ids), got {list(model_input.columns)}")
-        k = int((params or {}).get("k", 10))
-        items, scores = self.rec.recommend([_as_list(h) for h in model_input["history"]], k)
-        return pd.DataFrame({"items": items, "scores": scores})
+        from models.inference import BadRequest
+
+        params = params or {}
+        task = str(params.get("task") or "recommend")
+        if task not in TASKS:
+            raise bad_request(f"unknown task {task!r}; use one of {list(TASKS)}")
+        if not isinstance(model_input, pd.DataFrame):
+            model_input = pd.DataFrame(model_input)
+        if len(model_input) == 0:
+            raise bad_request("empty input: send at least one row")
+        try:
+            k = int(params.get("k", 10))
+        except (TypeError, ValueError):
+            raise bad_request(f"k must be an integer, got {params.get('k')!r}") from None
+        if k < 1:
+            raise bad_request(f"k must be at least 1, got {k}")
+        try:
+            return self._predict(task, model_input, k, params)
+        except BadRequest as e:
+            raise bad_request(str(e)) from None
+
+    def _predict(self, task: str, frame: pd.DataFrame, k: int, params: dict) -> pd.DataFrame:
+        from models import readouts
+
+        r = self.reader
+        exclude_seen = bool(params.get("exclude_seen", True))
+        if task == "similar":
+            items, scores = readouts.similar_items(r, _column(frame, "item_id", task), k)
+            return pd.DataFrame({"items": items, "scores": scores})
+        if task == "words":
+            words, scores = readouts.item_words(r, _column(frame, "item_id", task), k)
+            return pd.DataFrame({"words": words, "scores": scores})
+        histories = histories_from_frame(frame)
+        if task == "recommend":
+            items, scores = readouts.recommend(r, histories, k, exclude_seen=exclude_seen)
+            return pd.DataFrame({"items": items, "scores": scores})
+        if task == "search":
+            items, scores = readouts.search(r, histories, _column(frame, "query", task), k,
+                                            exclude_seen=bool(params.get("exclude_seen", False)))
+            return pd.DataFrame({"items": items, "scores": scores})
+        if task == "churn":
+            at = [_cell(v) for v in frame["at"]] if "at" in frame.columns else [None] * len(frame)
+            now = int(time.time())
+            ats = np.array([now if a is None else int(a) for a in at])
+            horizon = float(params.get("horizon_days", 14.0))
+            p = np.concatenate([readouts.churn(r, [h], int(a), horizon) for h, a in zip(histories, ats, strict=True)]) \
+                if len(set(ats.tolist())) > 1 else readouts.churn(r, histories, int(ats[0]), horizon)
+            return pd.DataFrame({"churn_probability": p.astype(float)})
+        return pd.DataFrame({"vector": [v.astype(float).tolist() for v in readouts.embed(r, histories)]})
+
+
+def _example_for(ckpt_path: Path) -> pd.DataFrame:
+    """INPUT_EXAMPLE with two of the model's own item ids (the example must be answerable)."""
+    from models.checkpoint import load_checkpoint
+
+    ids = [i for i in load_checkpoint(ckpt_path)["item_ids"][1:3] if i is not None] or ["item-1"]
+    ex = INPUT_EXAMPLE.copy()
+    ex.at[0, "items"] = [ids[0], "", ids[-1]]
+    ex.at[0, "item_id"] = ids[0]
+    return ex
 
 
 def log_core_model(out_dir: str | Path, registered_model_name: str, checkpoint: str = "best.pt",
@@ -113,6 +202,7 @@ def log_core_model(out_dir: str | Path, registered_model_name: str, checkpoint: 
         info = mlflow.pyfunc.log_model(
             name=name, python_model=CoreModelPyfunc(), artifacts=artifacts,
             code_paths=[str(Path(__file__).resolve().parent)], signature=SIGNATURE,
+            input_example=(_example_for(ckpt), {"task": "recommend", "k": 10}),
             pip_requirements=pip_requirements(), registered_model_name=registered_model_name,
             tags=tags,
         )
