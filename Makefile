@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: install prepare demo test ui bench bench-ml1m lint clean
+.PHONY: install prepare demo test ui serve bench bench-ml1m lint clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,9 @@ test: prepare
 
 ui: prepare
 	$(BIN)/corebrain ui
+
+serve: prepare
+	$(BIN)/corebrain serve
 
 bench: prepare
 	$(PY) benchmarks/ml1m.py

@@ -44,6 +44,12 @@ def _ui(args: argparse.Namespace) -> int:
     return run_ui(dagster_port=args.dagster_port, mlflow_port=args.mlflow_port)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from pipelines.serve import run_serve
+
+    return run_serve(model_uri=args.model_uri, host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="corebrain", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--dagster-port", type=int, default=3000)
     ui.add_argument("--mlflow-port", type=int, default=5000)
     ui.set_defaults(func=_ui)
+
+    serve = sub.add_parser("serve", help="every read-out of the champion over HTTP on 127.0.0.1 (mlflow models serve)")
+    serve.add_argument("--model-uri", default="models:/corebrain@champion")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5001)
+    serve.set_defaults(func=_serve)
     return parser
 
 
