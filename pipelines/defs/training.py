@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from models.selection import ALL_TASKS
 from pipelines.defs.erasure import ERASURE_LOG
 from pipelines.gate.aliases import CHALLENGER, CHAMPION, version_for_alias
 from pipelines.resources.mlflow_tracking import MlflowTracking
@@ -38,9 +39,15 @@ class CoreModelConfig(dg.Config):
     dropout: float = 0.2
     loss: str = "full"
     n_negatives: int = 256
-    # what won on ML-1M (docs/model.md): tie_items=True, crop="windows"; off here until the gate can see it
-    tie_items: bool = False
-    crop: str = "last"
+    # what won on ML-1M (docs/model.md) and on the sample shop (benchmarks/tasks.py): the input item table
+    # scores next items, and the whole history trains as consecutive windows
+    tie_items: bool = True
+    crop: str = "windows"
+    patience: int = 3
+    # the epoch is chosen on every task (models/selection.py ALL_TASKS): next item, search, churn
+    select_on_all_tasks: bool = True
+    # validation ranks as the recommend read-out serves: False lets seen items back (repeat purchase)
+    exclude_seen: bool = True
     seed: int = 0
     # small models gain nothing from more threads, and oversubscribed cores cost 5-10x (measured: 3.6k vs
     # 500 tokens/s on a busy 2-core machine); 0 means torch's default (all cores)
@@ -66,6 +73,9 @@ def train_config(config: CoreModelConfig, shards_dir: Path, out_dir: Path, warm_
         "n_negatives": config.n_negatives,
         "tie_items": config.tie_items,
         "crop": config.crop,
+        "patience": config.patience,
+        "exclude_seen": config.exclude_seen,
+        "select_weights": dict(ALL_TASKS) if config.select_on_all_tasks else None,
         "seed": config.seed,
         "warm_start": str(warm_start) if warm_start else None,
     }
@@ -74,6 +84,15 @@ def train_config(config: CoreModelConfig, shards_dir: Path, out_dir: Path, warm_
     if config.max_minutes:
         cfg["max_minutes"] = config.max_minutes
     return cfg
+
+
+def churn_readout_tags(out_dir: Path) -> dict[str, str]:
+    """How this version serves churn (models/selection.py), as model-version tags: never silent when
+    the read-out fell back to the recency baseline."""
+    metrics = out_dir / "metrics.json"
+    readout = json.loads(metrics.read_text()).get("churn_readout", {}) if metrics.exists() else {}
+    return {"churn_readout": str(readout.get("kind", "none")),
+            "churn_readout_reason": str(readout.get("reason", "no metrics.json"))[:500]}
 
 
 def git_sha() -> str:
@@ -170,7 +189,8 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
         invocation = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(REPO_ROOT))
         trained = invocation.get_materialize_result().metadata or {}
         version = log_core_model(out_dir, name, tags=lineage)
-    for key, value in lineage.items():
+    readout = churn_readout_tags(out_dir)
+    for key, value in {**lineage, **readout}.items():
         client.set_model_version_tag(name, version.version, key, value)
     client.set_registered_model_alias(name, CHALLENGER, version.version)
     context.log.info(f"registered {name} version {version.version} as `{CHALLENGER}`")
