@@ -192,6 +192,14 @@ def fit_recency_baseline(days_since: np.ndarray, labels: np.ndarray) -> list[flo
     return np.maximum.accumulate(np.asarray(rates)).tolist()
 
 
+def recency_probability(rates: Sequence[float], days_since: np.ndarray) -> np.ndarray:
+    """The fitted baseline at ``days_since``: linear between the bins' left edges, then a tiny strictly
+    increasing term so that it ranks users exactly as days-since-last-event does (its AUC is recency's)."""
+    d = np.asarray(days_since, np.float64)
+    p = np.interp(d, RECENCY_EDGES_DAYS[:len(rates)], np.asarray(rates, np.float64))
+    return np.clip(p + 1e-6 * d / (1 + d), 0, 1)
+
+
 def churn(reader: CoreReader, histories: Sequence, at_ts: int, horizon_days: float = 14) -> np.ndarray:
     """P(no event in [at_ts, at_ts + horizon_days)) per history, calibrated.
 
@@ -203,8 +211,7 @@ def churn(reader: CoreReader, histories: Sequence, at_ts: int, horizon_days: flo
     p, days = raw_churn(reader, store, int(at_ts), horizon_days)
     how = reader.churn_readout or {}
     if how.get("kind") == "recency":
-        bins = np.searchsorted(RECENCY_EDGES_DAYS, days, side="right") - 1
-        return np.asarray(how["rates"], np.float64)[np.clip(bins, 0, len(how["rates"]) - 1)]
+        return recency_probability(how["rates"], days)
     if how.get("kind") == "model":
         return 1 / (1 + np.exp(-(how["a"] * _logit(p) + how["b"])))
     return p
