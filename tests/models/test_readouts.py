@@ -155,7 +155,7 @@ def test_churn_readout_kinds(walk_reader):
     p = readouts.churn(fallback, [hist[0], {"items": ["i1"], "ts": [at - 200 * 86_400]},
                                   {"items": ["i1"], "ts": [at - 2 * 86_400]}, {"items": ["i1"], "ts": [at - 3 * 86_400]}], at)
     assert p[0] == pytest.approx(0.1, abs=1e-3) and p[1] == pytest.approx(0.9, abs=1e-5)
-    assert p[2] == pytest.approx(0.15, abs=1e-5) and p[3] == pytest.approx(0.2, abs=1e-5)   # linear between edges
+    assert p[2] == pytest.approx(0.25, abs=1e-5) and p[3] == pytest.approx(0.3, abs=1e-5)   # linear between edges
     days = np.array([0.0, 0.5, 0.5001, 2.0, 40.0, 400.0])
     assert (np.diff(readouts.recency_probability([0.1] * 9, days)) > 0).all()   # ranks exactly as recency
     platt = CoreReader(walk_reader.core, walk_reader.item_ids, walk_reader.item_counts,
