@@ -23,11 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-import torch
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results"
@@ -68,140 +63,6 @@ def train_variant(shards: Path, out: Path, **overrides) -> tuple[Path, float]:
     t0 = time.perf_counter()
     res = train(cfg)
     return Path(res.best_path), time.perf_counter() - t0
-
-
-def landing_events(home: Path, first: dt.date, last: dt.date) -> pa.Table:
-    files = [home / "landing" / "events" / f"date={(first + dt.timedelta(days=i)).isoformat()}" / "events.parquet"
-             for i in range((last - first).days + 1)]
-    return pa.concat_tables([pq.read_table(f) for f in files if f.exists()], promote_options="default")
-
-
-def evaluate(reader, shards: Path, home: Path, cutoff: dt.date, label: str) -> dict:
-    from models import readouts
-    from models.data import load_train_store, open_shards, store_from_table
-    from models.evaluate import rank_targets
-    from models.metrics import ranking_report
-    from pipelines import quality
-
-    sh = open_shards(shards)
-    train = load_train_store(sh)
-    n = sh.n_items
-    out: dict = {}
-    truth_items = pq.read_table(home / "truth" / "items.parquet").to_pandas().set_index("item_id")
-    catalogue = pq.read_table(home / "landing" / "items" / "items.parquet").to_pandas().set_index("item_id")
-    ids = sh.item_ids[1:]
-    palettes = [truth_items.loc[i, "palette"] for i in ids]
-
-    # next item (holdout day), both protocols
-    hold = store_from_table(pq.read_table(sh.holdout_file))
-    rows = np.flatnonzero((hold.lengths > 0) & (hold.extra["target_item_idx"] > 0))
-    targets = hold.extra["target_item_idx"][rows]
-    counts = train.item_counts(n)
-    sims = quality.cooccurrence_similarity(train, n)
-    for excl in (True, False):
-        tag = "seen_excluded" if excl else "repeat_aware"
-        m = ranking_report(rank_targets(reader.core, hold, rows, targets, n, exclude_seen=excl))
-        p = ranking_report(rank_targets(None, hold, rows, targets, n, item_counts=counts, exclude_seen=excl))
-        knn_ranks = []
-        from models.inference import seen_matrix
-        from models.metrics import target_ranks
-        for s in range(0, len(rows), 256):
-            r = rows[s:s + 256]
-            sc = quality.item_knn_scores(hold, r, sims)
-            knn_ranks.append(target_ranks(sc, torch.as_tensor(hold.extra["target_item_idx"][r]),
-                                          seen_matrix(hold, r, n) if excl else None))
-        k = ranking_report(torch.cat(knn_ranks))
-        out[f"next_{tag}"] = {"model": m["ndcg@10"], "model_hr@10": m["hr@10"], "popularity": p["ndcg@10"],
-                              "popularity_hr@10": p["hr@10"], "item_knn": k["ndcg@10"], "item_knn_hr@10": k["hr@10"],
-                              "n": int(len(rows))}
-    seen_share = float(np.mean([t in set(hold.items[hold.offsets[r]:hold.offsets[r + 1]].tolist())
-                                for r, t in zip(rows, targets, strict=True)]))
-    out["next_seen_share"] = seen_share
-
-    # similar items: same-palette precision@10, all items with >= 5 training events and the newest
-    active = [i + 1 for i in range(n) if counts[i + 1] >= 5]
-    launch = truth_items["launch_date"]
-    new = [i + 1 for i in active if (cutoff - launch.loc[ids[i]].date() if hasattr(launch.loc[ids[i]], "date")
-                                     else cutoff - launch.loc[ids[i]]).days <= 7]
-    nb_model, _ = readouts.similar_items(reader, ids, 10)
-    nb_model = [[reader.index[j] for j in row] for row in nb_model]
-    nb_co = quality.cooccurrence_neighbours(train, n, 10)
-    texts = [f"{catalogue.loc[i, 'title']} {catalogue.loc[i, 'tags']}" if i in catalogue.index else "" for i in ids]
-    nb_tf = quality.tfidf_neighbours(texts, 10)
-    out["similar"] = {name: quality.same_label_precision(nb, palettes, active)
-                      for name, nb in (("model", nb_model), ("cooccurrence", nb_co), ("tfidf", nb_tf))}
-    out["similar"]["chance"] = float(np.mean([np.mean(np.array(palettes) == p) for p in palettes]))
-    out["similar"]["n"] = len(active)
-    out["similar_new_items"] = {name: quality.same_label_precision(nb, palettes, new)
-                                for name, nb in (("model", nb_model), ("cooccurrence", nb_co), ("tfidf", nb_tf))}
-    out["similar_new_items"]["n"] = len(new)
-
-    # customer words: recall@5 of the truth's palette and place words
-    words_truth = pq.read_table(home / "truth" / "item_words.parquet").to_pandas()
-    focus = words_truth[words_truth.attribute.isin(["palette", "place"])]
-    truth = {reader.index[i]: set(g.word) for i, g in focus.groupby("item_id") if i in reader.index}
-    truth = {i: t for i, t in truth.items() if i in active}
-    probs = readouts.word_item_probs(reader)
-    w_model, _ = readouts.item_words(reader, [ids[i - 1] for i in truth], 5, probs=probs)
-    pred_model = dict(zip(truth, w_model, strict=True))
-    pred_tags = {i: [t.strip() for t in str(catalogue.loc[ids[i - 1], "tags"]).split(",")] for i in truth}
-    pred_pmi = quality.pmi_words(quality.search_item_pairs(train), 5)
-    out["words"] = {"model": quality.word_recall(pred_model, truth), "tags": quality.word_recall(pred_tags, truth),
-                    "count_x_pmi": quality.word_recall(pred_pmi, truth), "n": len(truth),
-                    "vocabulary": len(reader.words)}
-
-    # churn at the cutoff: no event in the next 14 days
-    cutoff_ts = int(dt.datetime.combine(cutoff, dt.time(), dt.UTC).timestamp())
-    future = landing_events(home, cutoff, cutoff + dt.timedelta(days=FUTURE_DAYS - 1))
-    back = set(future["user_id"].to_pylist())
-    users = train.user_ids
-    labels = np.array([u not in back for u in users], dtype=np.int64)
-    table = pq.read_table(sh.train_files[0]) if len(sh.train_files) == 1 else pa.concat_tables(
-        [pq.read_table(f) for f in sh.train_files])
-    hist = [{"items": [ids[i - 1] if i > 0 else "" for i in r["item_idx"]], "event_types": r["event_type"],
-             "ts": r["ts"], "queries": [q or "" for q in r["query"]]} for r in table.to_pylist()]
-    order = {u: j for j, u in enumerate(table["user_id"].to_pylist())}
-    hist = [hist[order[u]] for u in users]
-    p_model = readouts.churn(reader, hist, cutoff_ts)
-    recency = (cutoff_ts - train.extra["last_ts"]) / 86_400
-    frequency = -train.lengths.astype(np.float64)
-    scores = {"model": p_model, "recency": recency, "frequency": frequency}
-    churn_file = home / "truth" / "churn" / f"date={cutoff.isoformat()}.parquet"
-    if churn_file.exists():
-        oracle = pq.read_table(churn_file).to_pandas().set_index("user_id")["p_inactive"]
-        known = np.array([u in oracle.index for u in users])
-        scores_k = {k: v[known] for k, v in scores.items()}
-        scores_k["bayes_optimal"] = oracle.loc[[u for u, ok in zip(users, known, strict=True) if ok]].to_numpy()
-        out["churn"] = quality.churn_aucs(labels[known], scores_k)
-        out["churn"]["n"] = int(known.sum())
-    else:
-        out["churn"] = quality.churn_aucs(labels, scores)
-        out["churn"]["n"] = len(users)
-    out["churn"]["brier_model"] = quality.brier(p_model, labels)
-    out["churn"]["brier_base_rate"] = quality.brier(np.full(len(labels), labels.mean()), labels)
-    out["churn"]["reliability"] = quality.reliability(p_model, labels)
-    out["churn"]["readout"] = reader.churn_readout.get("kind")
-    out["churn"]["rate"] = float(labels.mean())
-
-    # search on the holdout day: the first item event right after each search, history before the cutoff
-    day = landing_events(home, cutoff, cutoff).to_pandas().sort_values(["user_id", "ts", "event_id"])
-    queries, targets_s, hs = [], [], []
-    by_user = {u: j for j, u in enumerate(users)}
-    for _, g in day.groupby("user_id"):
-        ev = g.to_dict("records")
-        for a, b in zip(ev, ev[1:], strict=False):
-            if a["event_type"] == "search" and b["event_type"] != "search" and b["item_id"] in reader.index \
-                    and a["user_id"] in by_user:
-                queries.append(a["query"])
-                targets_s.append(b["item_id"])
-                hs.append(hist[by_user[a["user_id"]]])
-    if queries:
-        ranked, _ = readouts.search(reader, hs, queries, 10, exclude_seen=False)
-        base = [[ids[i - 1] for i in quality.matching_popularity_ranking(q, texts, counts, 10)] for q in queries]
-        out["search"] = {"model": quality.ndcg_of_rankings(ranked, targets_s),
-                         "popularity_within_query": quality.ndcg_of_rankings(base, targets_s), "n": len(queries)}
-    out["label"] = label
-    return out
 
 
 def table(results: dict) -> str:
@@ -257,13 +118,14 @@ def main(argv=None) -> int:
     cutoff = START + dt.timedelta(days=WINDOW_DAYS - 1)
 
     from models.inference import CoreReader
+    from pipelines.quality import score_readouts
 
     variants = {"before": {"tie_items": False, "crop": "last", "select_on_all_tasks": False},
                 "new": {}}
     results = {"name": name, "users": users, "items": args.items, "seed": args.seed, "variants": {}}
     for variant, overrides in variants.items():
         best, secs = train_variant(shards, home / "training" / variant, epochs=args.epochs, **overrides)
-        r = evaluate(CoreReader.from_checkpoint(best), shards, home, cutoff, variant)
+        r = score_readouts(CoreReader.from_checkpoint(best), shards, home, cutoff, FUTURE_DAYS)
         r["train_seconds"] = secs
         results["variants"][variant] = r
         print(f"{variant}: trained in {secs:.0f} s", flush=True)

@@ -93,7 +93,35 @@ def run_demo(days: int = 30, users: int = 600, items: int = 300, seed: int = 7,
     ok = all(cycle["success"] for _, cycle in cycles)
     print(f"\npipeline wall time: {time.perf_counter() - wall:.0f} s")
     _print_champion(paths)
+    _print_readouts(paths)
     return 0 if ok else 1
+
+
+def _print_readouts(paths) -> None:
+    """One line per task: the champion's read-out beside its baseline on the sample shop's truth."""
+    import json
+    from pathlib import Path
+
+    import mlflow
+    import mlflow.pyfunc
+
+    from pipelines.gate.aliases import CHAMPION, version_for_alias
+    from pipelines.quality import score_readouts, task_lines
+
+    client = mlflow.MlflowClient(paths.mlflow_tracking_uri)
+    champion = version_for_alias(client, REGISTERED_MODEL_NAME, CHAMPION)
+    shards = Path(champion.tags.get("shards_dir", "")) if champion is not None else None
+    if champion is None or not shards or not (shards / "manifest.json").exists() or not (paths.home / "truth").exists():
+        print("\n(read-outs not scored: no champion, shards or simulator truth)")
+        return
+    cutoff = dt.date.fromisoformat(json.loads((shards / "manifest.json").read_text())["window"]["holdout_cutoff"][:10])
+    reader = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL_NAME}@{CHAMPION}").unwrap_python_model().reader
+    started = time.perf_counter()
+    result = score_readouts(reader, shards, paths.home, cutoff)
+    print(f"\nthe champion's read-outs beside their baselines on the shop's truth ({time.perf_counter() - started:.0f} s;"
+          " benchmarks/tasks.py for the full table):")
+    for line in task_lines(result):
+        print(f"   {line}")
 
 
 def _print_champion(paths) -> None:
