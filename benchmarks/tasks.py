@@ -100,6 +100,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sparse", action="store_true", help="keep 3%% of users: few events per item")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--name", default=None)
+    ap.add_argument("--variants", default="before,new",
+                    help="comma list of: before (defaults before issue 9), new (today's), new_churn (+ gap weights 1)")
     ap.add_argument("--keep", default=None, help="folder to keep the home in (default: a temp folder)")
     args = ap.parse_args(argv)
     name = args.name or (f"shop{args.users}" + ("_sparse" if args.sparse else ""))
@@ -121,7 +123,8 @@ def main(argv=None) -> int:
     from pipelines.quality import score_readouts
 
     variants = {"before": {"tie_items": False, "crop": "last", "select_on_all_tasks": False},
-                "new": {}}
+                "new": {}, "new_churn": {"gap_loss_weight": 1.0, "censored_gap_weight": 1.0}}
+    variants = {k: variants[k] for k in args.variants.split(",")}
     results = {"name": name, "users": users, "items": args.items, "seed": args.seed, "variants": {}}
     for variant, overrides in variants.items():
         best, secs = train_variant(shards, home / "training" / variant, epochs=args.epochs, **overrides)

@@ -44,6 +44,8 @@ class CoreModelConfig(dg.Config):
     tie_items: bool = True
     crop: str = "windows"
     patience: int = 3
+    gap_loss_weight: float = 0.1      # the time-gap head (churn) beside the next-item loss
+    censored_gap_weight: float = 0.0  # right-censored last gaps (models/churn.py); = gap_loss_weight: exact likelihood
     # the epoch is chosen on every task (models/selection.py ALL_TASKS): next item, search, churn
     select_on_all_tasks: bool = True
     # validation ranks as the recommend read-out serves: False lets seen items back (repeat purchase)
@@ -74,6 +76,8 @@ def train_config(config: CoreModelConfig, shards_dir: Path, out_dir: Path, warm_
         "tie_items": config.tie_items,
         "crop": config.crop,
         "patience": config.patience,
+        "gap_loss_weight": config.gap_loss_weight,
+        "censored_gap_weight": config.censored_gap_weight,
         "exclude_seen": config.exclude_seen,
         "select_weights": dict(ALL_TASKS) if config.select_on_all_tasks else None,
         "seed": config.seed,
