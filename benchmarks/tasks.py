@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results"
@@ -65,6 +67,54 @@ def train_variant(shards: Path, out: Path, **overrides) -> tuple[Path, float]:
     return Path(res.best_path), time.perf_counter() - t0
 
 
+def shard_histories(reader, shards: Path) -> list[dict]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from models.data import open_shards
+
+    table = pa.concat_tables([pq.read_table(f) for f in open_shards(shards).train_files], promote_options="default")
+    return [{"items": [reader.item_id(i) if i > 0 else "" for i in r["item_idx"]], "event_types": r["event_type"],
+             "ts": r["ts"], "queries": [q or "" for q in r["query"]]} for r in table.to_pylist()]
+
+
+def readout_speed(reader, histories: list, n_batch: int = 1000, n_single: int = 200) -> dict:
+    """Histories/s per task over a batch of ``n_batch`` 100-event histories, and the single-request
+    latency (p50 / p99, ms) of the pyfunc's predict for one 100-event history, in process."""
+    import pandas as pd
+
+    from models import readouts
+    from models.pyfunc import CoreModelPyfunc
+
+    long = [h for h in histories if len(h["items"]) >= 100][:n_batch] or histories[:n_batch]
+    batch = [{k: (v[-100:] if isinstance(v, list) else v) for k, v in h.items()} for h in long]
+    items = [reader.item_id(i) for i in range(1, min(reader.n_items, len(batch)) + 1)]
+    runs = {"recommend": lambda: readouts.recommend(reader, batch, 10),
+            "search": lambda: readouts.search(reader, batch, ["sunset poster"] * len(batch), 10),
+            "similar": lambda: readouts.similar_items(reader, items, 10),
+            "words": lambda: readouts.item_words(reader, items, 5),
+            "churn": lambda: readouts.churn(reader, batch, 1_800_000_000),
+            "embed": lambda: readouts.embed(reader, batch)}
+    out = {"history_events": int(np.mean([len(h["items"]) for h in batch])), "batch": len(batch)}
+    for task, fn in runs.items():
+        t0 = time.perf_counter()
+        fn()
+        n = len(items) if task in ("similar", "words") else len(batch)
+        out[f"{task}_per_s"] = n / (time.perf_counter() - t0)
+    model = CoreModelPyfunc()
+    model.reader = reader
+    one = batch[0]
+    frame = pd.DataFrame({"items": [one["items"]], "event_types": [[str(e) for e in one["event_types"]]],
+                          "ts": [[float(t) for t in one["ts"]]], "queries": [one["queries"]]})
+    lat = []
+    for _ in range(n_single):
+        t0 = time.perf_counter()
+        model.predict(None, frame, {"task": "recommend", "k": 10})
+        lat.append((time.perf_counter() - t0) * 1000)
+    out["predict_ms_p50"], out["predict_ms_p99"] = float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
+    return out
+
+
 def table(results: dict) -> str:
     lines = [f"{'task (metric)':<44} {'variant':<12} {'model':>7}  baselines"]
     for variant, r in results["variants"].items():
@@ -89,6 +139,13 @@ def table(results: dict) -> str:
             x = r["search"]
             row(f"search NDCG@10 (n={x['n']})", x["model"], {"popularity within query": x["popularity_within_query"]})
         lines.append(f"{'train seconds':<44} {variant:<12} {r['train_seconds']:>7.0f}")
+        if "speed" in r:
+            sp = r["speed"]
+            lines.append(f"{'read-outs per second (batch of ' + str(sp['batch']) + ')':<44} {variant:<12}          "
+                         + ", ".join(f"{t} {sp[t + '_per_s']:,.0f}" for t in ("recommend", "search", "similar", "words",
+                                                                                "churn", "embed")))
+            lines.append(f"{'predict latency, one ' + str(sp['history_events']) + '-event history':<44} {variant:<12}"
+                         f"          p50 {sp['predict_ms_p50']:.1f} ms, p99 {sp['predict_ms_p99']:.1f} ms")
     return "\n".join(lines)
 
 
@@ -128,8 +185,10 @@ def main(argv=None) -> int:
     results = {"name": name, "users": users, "items": args.items, "seed": args.seed, "variants": {}}
     for variant, overrides in variants.items():
         best, secs = train_variant(shards, home / "training" / variant, epochs=args.epochs, **overrides)
-        r = score_readouts(CoreReader.from_checkpoint(best), shards, home, cutoff, FUTURE_DAYS)
+        reader = CoreReader.from_checkpoint(best)
+        r = score_readouts(reader, shards, home, cutoff, FUTURE_DAYS)
         r["train_seconds"] = secs
+        r["speed"] = readout_speed(reader, shard_histories(reader, shards))
         results["variants"][variant] = r
         print(f"{variant}: trained in {secs:.0f} s", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
