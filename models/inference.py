@@ -94,6 +94,8 @@ def _event_code(value) -> int:
     text = str(value).strip().lower()
     if not text:
         return 0
+    if text.isdigit() and int(text) <= 4:      # the shards' own codes, as text
+        return int(text)
     code = EVENT_TYPES.get(text)
     if code is None:
         raise BadRequest(f"unknown event type {str(value)[:40]!r}; use one of {sorted(EVENT_TYPES)}")
