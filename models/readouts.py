@@ -160,20 +160,33 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def fit_platt(p: np.ndarray, labels: np.ndarray, steps: int = 200) -> tuple[float, float]:
-    """(a, b) of sigmoid(a * logit(p) + b) fitted to 0/1 ``labels`` (logistic regression, Newton)."""
-    x, y = _logit(np.asarray(p, np.float64)), np.asarray(labels, np.float64)
-    a, b = 1.0, 0.0
+def fit_logistic(x: np.ndarray, labels: np.ndarray, steps: int = 100) -> np.ndarray:
+    """Weights w (one per column of ``x``, plus an intercept last) of sigmoid(x @ w[:-1] + w[-1])
+    fitted to 0/1 ``labels`` by Newton's method, with a tiny ridge so separable data stays finite."""
+    x = np.column_stack([np.asarray(x, np.float64), np.ones(len(x))])
+    y = np.asarray(labels, np.float64)
+    w = np.zeros(x.shape[1])
+    w[0] = 1.0
     for _ in range(steps):
-        q = 1 / (1 + np.exp(-(a * x + b)))
-        w = q * (1 - q) + 1e-9
-        g = np.array([np.sum((q - y) * x), np.sum(q - y)])
-        hess = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-6 * np.eye(2)
-        step = np.linalg.solve(hess, g)
-        a, b = a - step[0], b - step[1]
+        q = 1 / (1 + np.exp(-np.clip(x @ w, -30, 30)))
+        g = x.T @ (q - y) + 1e-4 * w
+        h = (x * (q * (1 - q) + 1e-9)[:, None]).T @ x + 1e-4 * np.eye(len(w))
+        step = np.linalg.solve(h, g)
+        w -= step
         if np.abs(step).max() < 1e-8:
             break
+    return w
+
+
+def fit_platt(p: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(a, b) of sigmoid(a * logit(p) + b) fitted to 0/1 ``labels``."""
+    a, b = fit_logistic(_logit(np.asarray(p, np.float64))[:, None], labels)
     return float(a), float(b)
+
+
+def churn_features(p: np.ndarray, days_since: np.ndarray) -> np.ndarray:
+    """(N, 2): the gap head's logit and log(1 + days since the last event), what calibration reads."""
+    return np.column_stack([_logit(np.asarray(p, np.float64)), np.log1p(np.maximum(np.asarray(days_since, np.float64), 0))])
 
 
 RECENCY_EDGES_DAYS = (0.0, 1.0, 3.0, 7.0, 14.0, 30.0, 60.0, 90.0, 180.0)
@@ -204,7 +217,8 @@ def churn(reader: CoreReader, histories: Sequence, at_ts: int, horizon_days: flo
     """P(no event in [at_ts, at_ts + horizon_days)) per history, calibrated.
 
     ``reader.churn_readout`` (written by training, also a model-version tag) says how:
-    ``{"kind": "model", "a", "b"}`` Platt-calibrates the gap head's probability; ``{"kind":
+    ``{"kind": "model", "a", "b", "c"}`` calibrates the gap head's probability, sigmoid(a logit(p) +
+    c log(1 + days since the last event) + b); ``{"kind":
     "recency", "rates"}`` is the documented fallback, P by days since the last event, used when the
     model did not beat recency on the training window's time split. Without one: the raw model."""
     store = reader.encode(histories)
@@ -213,7 +227,8 @@ def churn(reader: CoreReader, histories: Sequence, at_ts: int, horizon_days: flo
     if how.get("kind") == "recency":
         return recency_probability(how["rates"], days)
     if how.get("kind") == "model":
-        return 1 / (1 + np.exp(-(how["a"] * _logit(p) + how["b"])))
+        z = how["a"] * _logit(p) + how.get("c", 0.0) * np.log1p(days) + how["b"]
+        return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
     return p
 
 

@@ -16,7 +16,7 @@ import torch
 from models.churn import churn_scores
 from models.metrics import auc
 from models.model import CoreModel
-from models.readouts import fit_platt, fit_recency_baseline
+from models.readouts import churn_features, fit_logistic, fit_recency_baseline
 from models.tokens import DAY
 
 # a metric's value that is worth nothing (chance): the score counts the gain above it
@@ -58,11 +58,25 @@ def churn_validation(model: CoreModel, split, horizon_days: float = 14) -> dict:
             "churn_n": int(len(rows)), "churn_rate": float(labels.mean())}
 
 
+def _cross_fitted(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Out-of-fold logistic predictions over two interleaved folds: an honest AUC for a calibration
+    that also sees days since the last event (in-sample it would always match recency)."""
+    out = np.zeros(len(labels))
+    folds = np.arange(len(labels)) % 2
+    for f in (0, 1):
+        train, test = folds != f, folds == f
+        if labels[train].min() == labels[train].max():
+            return np.full(len(labels), labels.mean())
+        w = fit_logistic(x[train], labels[train])
+        out[test] = x[test] @ w[:-1] + w[-1]
+    return out
+
+
 def churn_readout(model: CoreModel, split, horizon_days: float = 14) -> dict:
-    """How to serve churn: ``{"kind": "model", "a", "b"}`` (Platt on the gap head) when the model's
-    AUC on the split is at least recency's, else ``{"kind": "recency", "rates"}`` (the survival
-    baseline by days since the last event), with both AUCs and the reason; ``{"kind": "none"}``
-    without labels (no timestamps in the window)."""
+    """How to serve churn: ``{"kind": "model", "a", "b", "c"}`` (the gap head, calibrated with days
+    since the last event by logistic regression) when that calibration's cross-fitted AUC on the split
+    is at least recency's, else ``{"kind": "recency", "rates"}`` (the survival baseline by days since
+    the last event), with the AUCs and the reason; ``{"kind": "none"}`` without labels."""
     if split is None:
         return {"kind": "none", "reason": "no timestamps or a window shorter than the horizon"}
     cut, rows, labels, cutoff = split
@@ -70,13 +84,18 @@ def churn_readout(model: CoreModel, split, horizon_days: float = 14) -> dict:
         return {"kind": "none", "reason": "every user in the split has the same label"}
     p = churn_scores(model, cut, rows, cutoff, horizon_days).numpy()
     days = (cutoff - cut.extra["last_ts"][rows]) / DAY
-    m_auc = auc(torch.as_tensor(p), torch.as_tensor(labels))
-    r_auc = auc(torch.as_tensor(days), torch.as_tensor(labels))
-    info = {"model_auc": m_auc, "recency_auc": r_auc, "n": int(len(rows)), "horizon_days": horizon_days}
-    if m_auc >= r_auc:
-        a, b = fit_platt(p, labels)
-        return {"kind": "model", "a": a, "b": b, **info,
-                "reason": f"model AUC {m_auc:.3f} >= recency {r_auc:.3f} on the window's time split"}
+    x = churn_features(p, days)
+    y = torch.as_tensor(labels)
+    m_auc = auc(torch.as_tensor(p), y)
+    r_auc = auc(torch.as_tensor(days), y)
+    cv_auc = auc(torch.as_tensor(_cross_fitted(x, labels)), y)
+    info = {"model_auc": m_auc, "calibrated_auc": cv_auc, "recency_auc": r_auc, "n": int(len(rows)),
+            "horizon_days": horizon_days}
+    if cv_auc >= r_auc:
+        a, c, b = fit_logistic(x, labels).tolist()
+        return {"kind": "model", "a": a, "b": b, "c": c, **info,
+                "reason": f"gap head calibrated with recency: AUC {cv_auc:.3f} (cross-fitted) >= recency "
+                          f"{r_auc:.3f} on the window's time split (gap head alone {m_auc:.3f})"}
     return {"kind": "recency", "rates": fit_recency_baseline(days, labels), **info,
-            "reason": f"model AUC {m_auc:.3f} < recency {r_auc:.3f} on the window's time split: "
+            "reason": f"gap head calibrated AUC {cv_auc:.3f} < recency {r_auc:.3f} on the window's time split: "
                       "serving the recency survival baseline"}

@@ -144,6 +144,16 @@ def test_platt_and_recency_baseline_pure():
     assert rates == sorted(rates) and rates[0] < 0.2 < 0.6 < rates[-1]
 
 
+def test_logistic_calibration_with_recency_recovers_its_weights():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(6000, 2))
+    y = (rng.random(6000) < 1 / (1 + np.exp(-(2.0 * x[:, 0] - 1.0 * x[:, 1] + 0.5)))).astype(int)
+    w = readouts.fit_logistic(x, y)
+    assert w == pytest.approx([2.0, -1.0, 0.5], abs=0.15)
+    f = readouts.churn_features(np.array([0.5, 0.9]), np.array([0.0, np.e - 1]))
+    assert f[:, 0] == pytest.approx([0.0, np.log(9)]) and f[:, 1] == pytest.approx([0.0, 1.0])
+
+
 def test_churn_readout_kinds(walk_reader):
     hist = [{"items": ["i1", "i2"], "ts": [1_700_000_000, 1_700_000_100]},
             {"items": ["i1", "i2"], "ts": [1_700_000_000, 1_700_000_100 - 60 * 86_400]}]
