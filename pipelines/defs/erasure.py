@@ -26,15 +26,18 @@ import dagster as dg
 
 from pipelines.ingest.erasure import (
     ALL_PLACES,
+    ERASURE_LOG_NAME,
     REPORT_KEYS,
     append_erasure_log,
     erase_from_files,
     erase_from_warehouse,
+    erasure_generation,
     hashed_ids,
+    stamp_erasure_generation,
 )
 from pipelines.settings import current_paths
 
-ERASURE_LOG = "erasure_log.jsonl"
+ERASURE_LOG = ERASURE_LOG_NAME
 
 
 class ErasureRequest(dg.Config):
@@ -65,8 +68,13 @@ def erase_user_warehouse(context: dg.OpExecutionContext, request: dict) -> dict:
     warehouse = Path(os.environ.get("COREBRAIN_WAREHOUSE") or current_paths().warehouse)
     tables = erase_from_warehouse(warehouse, request["user_ids"])
     context.log.info(f"erased from warehouse tables: {tables}")
-    shards = erase_from_files(current_paths(), request["user_ids"], places=("shards",))
+    paths = current_paths()
+    shards = erase_from_files(paths, request["user_ids"], places=("shards",))
     context.log.info(f"erased from shards: {shards}")
+    # every shards folder is now clean of these users: a model trained on it may seed a warm start
+    generation = erasure_generation(paths.lake / ERASURE_LOG) + 1
+    stamped = stamp_erasure_generation(paths.shards, generation)
+    context.log.info(f"shards manifests stamped with erasure generation {generation}: {len(stamped)}")
     files = {**request["files"], "shards": shards["shards"],
              "manifests": {**request["files"].get("manifests", {}), **shards["manifests"]},
              **{key: {**request["files"].get(key, {}), **shards[key]} for key in REPORT_KEYS}}

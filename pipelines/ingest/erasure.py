@@ -48,7 +48,7 @@ from pipelines.settings import CorebrainPaths
 from pipelines.shards.manifest import manifest_text, sha256_file
 
 __all__ = ["IdMatcher", "token_pattern", "erase_from_files", "erase_from_warehouse", "hashed_ids",
-           "append_erasure_log", "erase_file"]
+           "append_erasure_log", "erase_file", "erasure_generation", "stamp_erasure_generation"]
 
 SKIP_DIRS = {"dagster_home", ".git"}
 TEXT_ERASERS = {".jsonl": erase_jsonl_bytes, ".json": erase_json_bytes, ".csv": erase_csv_bytes}
@@ -275,3 +275,36 @@ def append_erasure_log(path: Path, entry: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+ERASURE_LOG_NAME = "erasure_log.jsonl"   # under lake/
+
+
+def erasure_generation(log_path: Path) -> int:
+    """How many erasures the log records: the generation any data written now belongs to. Shards
+    record it; a model trained on shards of an older generation has seen erased users."""
+    if not log_path.is_file():
+        return 0
+    return sum(1 for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def stamp_erasure_generation(shards_root: Path, generation: int) -> list[str]:
+    """Record in every shards manifest that its files are clean as of ``generation`` (the erasure
+    job calls it once the shards no longer hold the erased users)."""
+    stamped: list[str] = []
+    if not shards_root.is_dir():
+        return stamped
+    for manifest_path in sorted(shards_root.glob("*/manifest.json")):
+        if any(TEMP_SHARDS_DIR.match(part) for part in manifest_path.parts):
+            continue
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except ValueError:
+            continue
+        lineage = manifest.setdefault("lineage", {}) if isinstance(manifest, dict) else None
+        if lineage is None or lineage.get("erasure_generation") == generation:
+            continue
+        lineage["erasure_generation"] = generation
+        _write_atomic(manifest_path, manifest_text(manifest).encode())
+        stamped.append(manifest_path.as_posix())
+    return stamped

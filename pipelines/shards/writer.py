@@ -70,8 +70,11 @@ def _read_window(con: duckdb.DuckDBPyConnection) -> tuple[date, date, datetime]:
 
 
 def write_shards(warehouse: Path, shards_root: Path, n_shards: int = 4,
-                 dbt_manifest: Path | None = None) -> ShardsResult:
-    """Write ``shards_root/<window end>/`` (train shards, holdout, items, manifest.json)."""
+                 dbt_manifest: Path | None = None, erasure_generation: int = 0) -> ShardsResult:
+    """Write ``shards_root/<window end>/`` (train shards, holdout, items, manifest.json).
+
+    ``erasure_generation``: the erasure log's generation, read before the warehouse is (recorded
+    in the manifest for the warm-start rule)."""
     if not isinstance(n_shards, int) or n_shards < 1:
         raise ValueError(f"n_shards must be a positive integer, got {n_shards!r}")
     warehouse = Path(warehouse)
@@ -104,7 +107,8 @@ def write_shards(warehouse: Path, shards_root: Path, n_shards: int = 4,
 
     dbt_sha = sha256_file(dbt_manifest) if dbt_manifest and Path(dbt_manifest).exists() else None
     manifest = build_manifest(files, window_start=window_start, window_end=window_end,
-                              holdout_cutoff=cutoff, dbt_manifest_sha256=dbt_sha)
+                              holdout_cutoff=cutoff, dbt_manifest_sha256=dbt_sha,
+                              erasure_generation=erasure_generation)
     text = manifest_text(manifest)
     (tmp / MANIFEST_NAME).write_text(text)
     final = shards_root / window_end.isoformat()
