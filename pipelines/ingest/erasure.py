@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from pipelines.ingest.erasure_match import IdMatcher, token_pattern
 from pipelines.ingest.lake import write_parquet_atomic
 from pipelines.settings import CorebrainPaths
 from pipelines.shards.manifest import manifest_text, sha256_file
+from pipelines.shards.writer import sweep_leftovers
 
 __all__ = ["IdMatcher", "token_pattern", "erase_from_files", "erase_from_warehouse", "hashed_ids",
            "append_erasure_log", "erase_file", "erasure_generation", "stamp_erasure_generation"]
@@ -170,11 +170,12 @@ def sweep_temp_files(paths: CorebrainPaths, places: Iterable[str]) -> dict[str, 
             continue
         if path.is_file() and TEMP_FILE.match(path.name):
             path.unlink(missing_ok=True)
-        elif path.is_dir() and TEMP_SHARDS_DIR.match(path.name) and _place(paths, path) == "shards":
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            continue
-        removed[rel.as_posix()] = 1
+            removed[rel.as_posix()] = 1
+    if "shards" in wanted:
+        # the shards writer's own sweep: staging folders go, a folder a kill left swapped out is put
+        # back (and then erased like the others)
+        for name in sweep_leftovers(paths.shards):
+            removed[f"shards/{name}"] = 1
     return removed
 
 
