@@ -129,3 +129,24 @@ def warm_start_state(model: CoreModel, old: dict, new_item_ids: list) -> list[st
     model.load_state_dict(state)
     notes.append(f"warm start: {old_n} old items kept, {model.cfg.n_items - old_n} new")
     return notes
+
+
+def resave_trusted(path: str | Path) -> Path:
+    """Rewrite a checkpoint from before the plain-values rule (it pickled NumPy arrays) in the
+    plain format, in place. It unpickles the file: run it only on a file you wrote yourself."""
+    file = resolve(path)
+    old = torch.load(file, map_location="cpu", weights_only=False)  # noqa: S614 - explicit, trusted file only
+    save_atomic(old, file)
+    load_checkpoint(file)  # now loads the safe way
+    return file
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 4 or sys.argv[1] != "resave" or sys.argv[3] != "--i-wrote-this-file":
+        print("usage: python -m models.checkpoint resave CHECKPOINT --i-wrote-this-file\n"
+              "  rewrites an older corebrain checkpoint so that it loads with weights_only=True; it unpickles\n"
+              "  the file once, so never run it on a file you did not write", file=sys.stderr)
+        raise SystemExit(2)
+    print(resave_trusted(sys.argv[2]))

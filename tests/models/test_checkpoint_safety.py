@@ -45,3 +45,16 @@ def test_a_real_checkpoint_round_trips_with_plain_values_only(tmp_path):
     assert ckpt["val"]["hr"] == 0.5 and ckpt["item_ids"] == [None, "a", "b"]
     for name, tensor in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor)
+
+
+def test_an_older_checkpoint_is_refused_until_resaved_by_its_owner(tmp_path):
+    cfg = ModelConfig(n_items=3, d_model=8, n_heads=1, n_layers=1, max_len=4)
+    path = tmp_path / "best.pt"
+    torch.save({"model": CoreModel(cfg).state_dict(), "model_config": cfg.to_dict(),
+                "item_counts": np.arange(4)}, path)                # the old format: a pickled ndarray
+    with pytest.raises(UnsafeCheckpointError, match="older corebrain"):
+        load_checkpoint(path)
+    from models.checkpoint import resave_trusted
+
+    resave_trusted(path)
+    assert load_checkpoint(path)["item_counts"].tolist() == [0, 1, 2, 3]
