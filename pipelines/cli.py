@@ -50,6 +50,33 @@ def _serve(args: argparse.Namespace) -> int:
     return run_serve(model_uri=args.model_uri, host=args.host, port=args.port)
 
 
+def _nightly(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from pipelines.run_commands import nightly_args, run_prepared, yesterday_utc
+
+    day = dt.date.fromisoformat(args.date) if args.date else yesterday_utc()
+    return run_prepared(nightly_args(day, _config(args)))
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from pipelines.run_commands import backfill_args, run_prepared
+
+    try:
+        command = backfill_args(dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end),
+                                warehouse_only=args.warehouse_only, extra=_config(args))
+    except ValueError as exc:
+        print(f"corebrain backfill: {exc}", file=sys.stderr)
+        return 2
+    return run_prepared(command)
+
+
+def _config(args: argparse.Namespace) -> list[str]:
+    return [item for path in (args.config or []) for item in ("-c", path)]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="corebrain", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--extra-cycles", type=int, default=2)
     demo.set_defaults(func=_demo)
+
+    nightly = sub.add_parser("nightly", help="prepare $COREBRAIN_HOME, then run the nightly job for one day")
+    nightly.add_argument("--date", help="the partition (YYYY-MM-DD); default: yesterday (UTC)")
+    nightly.add_argument("-c", "--config", action="append", help="a Dagster run config YAML (repeatable)")
+    nightly.set_defaults(func=_nightly)
+
+    backfill = sub.add_parser("backfill", help="prepare $COREBRAIN_HOME, then run START..END as ONE run")
+    backfill.add_argument("start", help="first day, YYYY-MM-DD")
+    backfill.add_argument("end", help="last day, YYYY-MM-DD (inclusive)")
+    backfill.add_argument("--warehouse-only", action="store_true",
+                          help="only raw_events, stg_events, fct_events (no shards, retrain or gate)")
+    backfill.add_argument("-c", "--config", action="append", help="a Dagster run config YAML (repeatable)")
+    backfill.set_defaults(func=_backfill)
 
     ui = sub.add_parser("ui", help="Dagster UI and MLflow UI on 127.0.0.1")
     ui.add_argument("--dagster-port", type=int, default=3000)

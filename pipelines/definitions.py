@@ -3,9 +3,14 @@
 landing -> raw_events -> dbt (staging, fct_events, marts) -> training_shards -> core_model -> champion
 """
 
+import os  # noqa: I001 - the environment must be prepared before dagster is imported
+
+from pipelines.instance_config import require_single_writer_pool
 from pipelines.settings import prepare_environment
 
 prepare_environment()
+# refuse to load against an instance that would let two steps write the DuckDB file at once
+require_single_writer_pool(os.environ["DAGSTER_HOME"])
 
 import dagster as dg  # noqa: E402
 

@@ -91,32 +91,43 @@ def current_paths() -> CorebrainPaths:
     return CorebrainPaths(corebrain_home())
 
 
-DAGSTER_YAML = """\
-# written by corebrain; one writer per DuckDB file: every step that touches it is in pool "duckdb"
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1
-# the daemon frees pool slots still held by a run that ended (e.g. its process was killed and the run
-# was then terminated in the UI); without this a dead run blocks pool "duckdb" for good
-run_monitoring:
-  enabled: true
-  free_slots_after_run_end_seconds: 300
-"""
+_EXPORTED: dict[str, str] = {}
+
+
+class DagsterHomeConflict(RuntimeError):
+    """``COREBRAIN_DAGSTER_HOME`` and ``DAGSTER_HOME`` name different folders."""
+
+
+def dagster_home(paths: CorebrainPaths) -> Path:
+    """The folder Dagster will read: ``COREBRAIN_DAGSTER_HOME``, else an exported ``DAGSTER_HOME``,
+    else ``$COREBRAIN_HOME/dagster_home``. Both set to different folders is an error: Dagster reads
+    ``DAGSTER_HOME`` while corebrain would configure the other, and the settings would drop silently."""
+    ours = os.environ.get("COREBRAIN_DAGSTER_HOME")
+    theirs = os.environ.get("DAGSTER_HOME")
+    if theirs and theirs == _EXPORTED.get("DAGSTER_HOME"):
+        theirs = None  # what an earlier call in this process set, not an operator's choice
+    if ours and theirs and Path(ours).expanduser().resolve() != Path(theirs).expanduser().resolve():
+        raise DagsterHomeConflict(
+            f"COREBRAIN_DAGSTER_HOME={ours} but DAGSTER_HOME={theirs}: Dagster reads DAGSTER_HOME. "
+            "Set them to the same folder, or unset one.")
+    chosen = ours or theirs
+    return Path(chosen).expanduser().resolve() if chosen else paths.dagster_home
 
 
 def prepare_environment(paths: CorebrainPaths | None = None) -> CorebrainPaths:
     """Create the folders, write ``dagster.yaml`` and export the environment every tool reads.
 
-    Idempotent; called by the CLI, the Dagster definitions and the tests.
+    Idempotent; called by the CLI, the Dagster definitions and the tests. ``dagster.yaml`` goes to
+    the folder Dagster reads (:func:`dagster_home`), written once: an operator's file is kept, only
+    missing keys are added (``pipelines.instance_config``).
     """
+    from pipelines.instance_config import ensure_dagster_yaml
+
     paths = (paths or current_paths()).ensure()
-    dagster_yaml = paths.dagster_home / "dagster.yaml"
-    if not dagster_yaml.exists() or dagster_yaml.read_text() != DAGSTER_YAML:
-        dagster_yaml.write_text(DAGSTER_YAML)
+    home = dagster_home(paths)
+    ensure_dagster_yaml(home)
     os.environ["COREBRAIN_HOME"] = str(paths.home)
-    os.environ["DAGSTER_HOME"] = os.environ.get("COREBRAIN_DAGSTER_HOME") or str(paths.dagster_home)
+    os.environ["DAGSTER_HOME"] = _EXPORTED["DAGSTER_HOME"] = str(home)
     os.environ["COREBRAIN_LAKE"] = str(paths.lake)
     os.environ["COREBRAIN_WAREHOUSE"] = str(paths.warehouse)
     # production swaps in a server (e.g. Postgres-backed) through COREBRAIN_MLFLOW_TRACKING_URI

@@ -24,10 +24,20 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.ingest.erasure import append_erasure_log, erase_from_files, erase_from_warehouse, hashed_ids
+from pipelines.ingest.erasure import (
+    ALL_PLACES,
+    ERASURE_LOG_NAME,
+    REPORT_KEYS,
+    append_erasure_log,
+    erase_from_files,
+    erase_from_warehouse,
+    erasure_generation,
+    hashed_ids,
+    stamp_erasure_generation,
+)
 from pipelines.settings import current_paths
 
-ERASURE_LOG = "erasure_log.jsonl"
+ERASURE_LOG = ERASURE_LOG_NAME
 
 
 class ErasureRequest(dg.Config):
@@ -44,8 +54,7 @@ def erase_user_files(context: dg.OpExecutionContext, config: ErasureRequest) -> 
     if not config.reason.strip():
         raise dg.Failure("erase_users needs a reason (it is written to the erasure log)")
     counts = erase_from_files(current_paths(), ids, places=("landing", "lake", "quarantine", "other"))
-    removed = {place: sum(v for v in files.values() if v > 0) for place, files in counts.items()
-               if place != "manifests"}
+    removed = {place: sum(files.values()) for place, files in counts.items() if place in ALL_PLACES}
     context.log.info(f"erased {len(ids)} users from files: {removed}")
     requested_by = (config.requested_by or context.run.tags.get("dagster/user")
                     or os.environ.get("USER") or getpass.getuser())
@@ -59,10 +68,16 @@ def erase_user_warehouse(context: dg.OpExecutionContext, request: dict) -> dict:
     warehouse = Path(os.environ.get("COREBRAIN_WAREHOUSE") or current_paths().warehouse)
     tables = erase_from_warehouse(warehouse, request["user_ids"])
     context.log.info(f"erased from warehouse tables: {tables}")
-    shards = erase_from_files(current_paths(), request["user_ids"], places=("shards",))
+    paths = current_paths()
+    shards = erase_from_files(paths, request["user_ids"], places=("shards",))
     context.log.info(f"erased from shards: {shards}")
+    # every shards folder is now clean of these users: a model trained on it may seed a warm start
+    generation = erasure_generation(paths.lake / ERASURE_LOG) + 1
+    stamped = stamp_erasure_generation(paths.shards, generation)
+    context.log.info(f"shards manifests stamped with erasure generation {generation}: {len(stamped)}")
     files = {**request["files"], "shards": shards["shards"],
-             "manifests": {**request["files"].get("manifests", {}), **shards["manifests"]}}
+             "manifests": {**request["files"].get("manifests", {}), **shards["manifests"]},
+             **{key: {**request["files"].get(key, {}), **shards[key]} for key in REPORT_KEYS}}
     removed = {**request["removed"], "shards": sum(shards["shards"].values()), "warehouse": sum(tables.values())}
     return {**request, "files": files, "warehouse": tables, "removed": removed}
 
@@ -74,12 +89,21 @@ def log_erasure(context: dg.OpExecutionContext, result: dict) -> None:
         "requested_by": result["requested_by"], "reason": result["reason"],
         "n_users": len(result["user_ids"]), "user_id_sha256": hashed_ids(result["user_ids"]),
         "rows_removed": result["removed"],
-        "files": {place: files for place, files in result["files"].items() if files},
+        # of those, lines with no readable fields removed because they contain an id (per file)
+        "unparsed_lines_removed": result["files"].get("unparsed", {}),
+        # leftovers of killed writers, deleted; files that could not be read and so were NOT erased
+        "temp_files_deleted": sorted(result["files"].get("temp_files", {})),
+        "unreadable_files": sorted(result["files"].get("unreadable", {})),
+        "files": {place: files for place, files in result["files"].items()
+                  if files and place not in REPORT_KEYS},
         "warehouse_tables": result["warehouse"], "dagster_run_id": context.run_id,
     }
     path = current_paths().lake / ERASURE_LOG
     append_erasure_log(path, entry)
     context.log.info(f"erasure logged to {path}: {result['removed']}")
+    if entry["unreadable_files"]:
+        context.log.warning(f"{len(entry['unreadable_files'])} file(s) could not be read, so were not erased: "
+                            f"{entry['unreadable_files']}; repair or delete them, then rerun erase_users")
 
 
 @dg.config_mapping(config_schema=ErasureRequest.to_config_schema())

@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.dbt_project import dbt_project
+from pipelines.ingest.erasure import ERASURE_LOG_NAME, erasure_generation
 from pipelines.settings import current_paths
 from pipelines.shards import ShardsManifestError, latest_shards_dir, verify_shards, write_shards
 
@@ -35,7 +36,8 @@ class ShardsConfig(dg.Config):
 def training_shards(context: dg.AssetExecutionContext, config: ShardsConfig) -> dg.MaterializeResult:
     paths = current_paths().ensure()
     result = write_shards(paths.warehouse, paths.shards, n_shards=config.n_shards,
-                          dbt_manifest=dbt_project.manifest_path)
+                          dbt_manifest=dbt_project.manifest_path,
+                          erasure_generation=erasure_generation(paths.lake / ERASURE_LOG_NAME))
     manifest = result.manifest
     rows = result.rows
     context.log.info(f"shards {result.folder}: {rows} rows, window {manifest['window']}")
@@ -56,6 +58,7 @@ def training_shards(context: dg.AssetExecutionContext, config: ShardsConfig) -> 
             "n_items": manifest["vocab"]["n_items"],
             "vocab_version": manifest["vocab"]["version"],
             "dbt_manifest_sha256": manifest["lineage"]["dbt_manifest_sha256"] or "",
+            "erasure_generation": manifest["lineage"]["erasure_generation"],
             "n_shards": config.n_shards,
         },
         check_results=[dg.AssetCheckResult(check_name=MANIFEST_CHECK, passed=passed,

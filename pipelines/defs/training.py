@@ -17,12 +17,11 @@ from pathlib import Path
 import dagster as dg
 
 from models.selection import ALL_TASKS
-from pipelines.defs.erasure import ERASURE_LOG
 from pipelines.gate.aliases import CHALLENGER, CHAMPION, version_for_alias
 from pipelines.resources.mlflow_tracking import MlflowTracking
 from pipelines.settings import current_paths
 from pipelines.training.launch import training_command
-from pipelines.training.warm_start import may_warm_start
+from pipelines.training.warm_start import GENERATION_TAG, champion_warm_start
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,23 +124,23 @@ def upstream_shards_dir(context: dg.AssetExecutionContext) -> Path:
 
 def champion_checkpoint(client, name: str, context: dg.AssetExecutionContext | None = None) -> Path | None:
     """The current champion's checkpoint, to warm-start from (None when there is no champion, or
-    when users were erased after it was trained: its weights have seen them)."""
+    when its shards predate the last erasure: its weights have seen erased users). Only a file
+    inside this installation's training/ or artifact store (``pipelines.training.warm_start``)."""
+    import mlflow.artifacts
+
     champion = version_for_alias(client, name, CHAMPION)
     if champion is None:
         return None
-    allowed, why = may_warm_start(current_paths().lake / ERASURE_LOG, champion.creation_timestamp)
-    if not allowed:
-        if context is not None:
-            context.log.warning(f"no warm start from champion v{champion.version}: {why}")
-        return None
-    local = champion.tags.get("training_dir")
-    if local and (Path(local) / "best.pt").is_file():
-        return Path(local) / "best.pt"
-    import mlflow.artifacts
 
-    downloaded = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{champion.version}"))
-    found = sorted(downloaded.rglob("*.pt"))
-    return found[0] if found else None
+    def download(dst: Path) -> Path:
+        dst.mkdir(parents=True, exist_ok=True)
+        return Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{champion.version}", dst_path=str(dst)))
+
+    def log(message: str) -> None:
+        if context is not None:
+            context.log.warning(message)
+
+    return champion_warm_start(champion, current_paths(), download, log)
 
 
 @dg.asset(
@@ -178,6 +177,8 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
         "window_end": manifest["window"]["end"],
         "holdout_cutoff": manifest["window"]["holdout_cutoff"],
         "vocab_version": manifest["vocab"]["version"],
+        # the data this model has seen, for the warm-start rule (a manifest from before the rule: -1)
+        GENERATION_TAG: str(manifest.get("lineage", {}).get("erasure_generation", -1)),
         "git_sha": git_sha(),
         "warm_start": str(warm_start or "none"),
         "training_dir": str(out_dir),

@@ -38,10 +38,21 @@ class CorebrainDbtTranslator(DagsterDbtTranslator):
 
 class PartitionedDbtTranslator(CorebrainDbtTranslator):
     """Daily models rebuild any day whose ``raw_events`` changed, late data included (needs the
-    automation sensor, on under ``dagster dev`` / the daemon)."""
+    automation sensor, on under ``dagster dev`` / the daemon), but never a day whose upstream
+    blocking checks failed (e.g. ``raw_events`` over its quarantine threshold): a run stops there,
+    and so does the automation."""
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        return rebuild_on_upstream_change()
+        return daily_model_condition()
+
+
+def daily_model_condition() -> dg.AutomationCondition:
+    """``rebuild_on_upstream_change`` unless an upstream blocking check failed. Dagster 1.13 keeps one
+    (unpartitioned) result per check, so the latest ingest's verdict gates every day: a failed day
+    holds back all automation rebuilds until a passing ingest (docs/reruns.md, limits)."""
+    return (rebuild_on_upstream_change()
+            & dg.AutomationCondition.all_deps_blocking_checks_passed()
+            ).with_label("rebuild_on_upstream_change, upstream blocking checks passed")
 
 
 class TrainingWindowConfig(dg.Config):

@@ -1,14 +1,19 @@
 """Erasure: remove given user ids from every file the pipeline keeps, and from the warehouse.
 
 Pure functions over paths; the ``erase_users`` job (``pipelines/defs/erasure.py``) calls them and
-writes the erasure log. Places:
+writes the erasure log. A row is removed only when its ``user_id`` equals an erased id
+(:mod:`pipelines.ingest.erasure_match`); each file is parsed in its own format and stays valid in
+it (:mod:`pipelines.ingest.erasure_formats`). Places:
 
-- landing files (JSONL / CSV / Parquet), so that no rerun or backfill ever brings the rows back;
+- landing files (Parquet, JSON Lines, JSON arrays, CSV), so that no rerun or backfill ever brings
+  the rows back;
 - the lake: every Parquet file with a ``user_id`` column (events, consumers' batch tables, ...);
-- the quarantine: rows whose ``user_id`` matches, or whose ``raw`` text holds an id as a token
-  (rows too broken to have a user_id);
+- the quarantine: rows whose ``user_id`` matches; rows without one by their ``raw`` text;
 - training shards: Parquet files with ``user_id`` are rewritten and every ``manifest.json`` that
   lists a rewritten file gets its ``rows`` and ``sha256`` updated;
+- ``other``: any other Parquet file under ``$COREBRAIN_HOME`` with a ``user_id`` column, and JSON /
+  JSON Lines / CSV files in the MLflow artifact store (logged input examples, tables);
+- temp files a killed writer left (``.<name>.tmp-<pid>``, ``shards/.tmp-*`` / ``.old-*``): deleted;
 - the DuckDB warehouse: ``DELETE`` from every base table with a ``user_id`` column.
 
 Each returns counts of rows removed per file or table; a file without those users is not rewritten.
@@ -16,7 +21,6 @@ Each returns counts of rows removed per file or table; a file without those user
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -26,115 +30,76 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.ingest.erasure_formats import (
+    Removal,
+    erase_csv_bytes,
+    erase_json_bytes,
+    erase_json_document,
+    erase_jsonl_bytes,
+    erase_table,
+    owned_rows,
+)
+from pipelines.ingest.erasure_match import IdMatcher, token_pattern
 from pipelines.ingest.lake import write_parquet_atomic
 from pipelines.settings import CorebrainPaths
 from pipelines.shards.manifest import manifest_text, sha256_file
+from pipelines.shards.writer import sweep_leftovers
+
+__all__ = ["IdMatcher", "token_pattern", "erase_from_files", "erase_from_warehouse", "hashed_ids",
+           "append_erasure_log", "erase_file", "erasure_generation", "stamp_erasure_generation"]
 
 SKIP_DIRS = {"dagster_home", ".git"}
+TEXT_ERASERS = {".jsonl": erase_jsonl_bytes, ".json": erase_json_bytes, ".csv": erase_csv_bytes}
+# what this project's writers leave behind when killed mid-write (lake, erasure, manifests)
+TEMP_FILE = re.compile(r"^\..+\.tmp-\d+$")
+# the shards writer's staging folder and the folder it swaps out
+TEMP_SHARDS_DIR = re.compile(r"^\.(?:tmp|old)-")
 
 
-def token_pattern(user_ids: Iterable[str]) -> re.Pattern[str]:
-    """Matches any of the ids as a whole token (``u1`` does not match inside ``u10``)."""
-    alternatives = "|".join(re.escape(u) for u in sorted(set(user_ids), key=len, reverse=True))
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
-def _ids_array(user_ids: set[str]) -> pa.Array:
-    return pa.array(sorted(user_ids), pa.string())
+def erase_file(path: Path, matcher: IdMatcher, documents: bool = False, delete_if_empty: bool = False) -> Removal:
+    """Rewrite one file without the users' rows, in its own format (untouched when it has none).
 
-
-def _user_id_mask(table: pa.Table, user_ids: set[str]) -> pa.ChunkedArray:
-    column = table.column("user_id")
-    if not pa.types.is_string(column.type):
-        column = pc.cast(column, pa.string())
-    return pc.fill_null(pc.is_in(column, value_set=_ids_array(user_ids)), False)
-
-
-def erase_from_parquet(path: Path, user_ids: set[str], raw_pattern: re.Pattern[str] | None = None) -> int:
-    """Rewrite ``path`` without rows of those users; 0 (file untouched) when it holds none."""
-    schema = pq.read_schema(path)
-    if "user_id" not in schema.names and not (raw_pattern and "raw" in schema.names):
-        return 0
-    table = pq.read_table(path)
-    mask = (_user_id_mask(table, user_ids) if "user_id" in schema.names
-            else pa.chunked_array([pa.array([False] * table.num_rows, pa.bool_())]))
-    if raw_pattern is not None and "raw" in schema.names:
-        raw_hits = pa.array([bool(raw and raw_pattern.search(raw)) for raw in table.column("raw").to_pylist()],
-                            pa.bool_())
-        mask = pc.or_(mask, raw_hits)
-    removed = pc.sum(mask).as_py() or 0
-    if removed:
-        write_parquet_atomic(table.filter(pc.invert(mask)), path)
-    return removed
-
-
-def erase_from_text_file(path: Path, user_ids: set[str], pattern: re.Pattern[str]) -> int:
-    """JSONL / CSV landing file: blank the lines of those users (parsed user_id, else an id token).
-
-    Blank lines are not rows to the readers, so re-ingesting gives the erased lake back exactly."""
-    data = path.read_bytes()
-    lines = data.splitlines(keepends=True)
-    keep: list[bytes] = []
-    removed = 0
-    user_col: int | None = None
-    is_csv = path.suffix.lower() == ".csv"
-    for number, line in enumerate(lines):
-        text = line.decode("utf-8", "replace")
-        if is_csv and number == 0:
-            header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([text]), [])]
-            user_col = header.index("user_id") if "user_id" in header else None
-            keep.append(line)
-            continue
-        if _line_user(text, is_csv, user_col) in user_ids or pattern.search(text):
-            removed += 1
-            # a blank line keeps every other line's number (the lake's source_row) unchanged
-            keep.append(line[len(line.rstrip(b"\r\n")):])
-        else:
-            keep.append(line)
-    if removed:
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_bytes(b"".join(keep))
-        os.replace(tmp, path)
-    return removed
-
-
-def _line_user(text: str, is_csv: bool, user_col: int | None) -> str | None:
-    try:
-        if is_csv:
-            fields = next(csv.reader([text]), [])
-            return fields[user_col].strip() if user_col is not None and user_col < len(fields) else None
-        obj = json.loads(text)
-        value = obj.get("user_id") if isinstance(obj, dict) else None
-        return str(value).strip() if value is not None else None
-    except (ValueError, csv.Error):
-        return None
-
-
-def erase_from_landing(landing: Path, user_ids: set[str]) -> dict[str, int]:
-    pattern = token_pattern(user_ids)
-    counts: dict[str, int] = {}
-    if not landing.is_dir():
-        return counts
-    for path in sorted(landing.rglob("*")):
-        if path.is_symlink() or not path.is_file():
-            continue
-        suffix = path.suffix.lower()
-        try:
-            if suffix == ".parquet":
-                n = erase_from_parquet(path, user_ids)
-            elif suffix in {".jsonl", ".json", ".csv"}:
-                n = erase_from_text_file(path, user_ids, pattern)
+    ``delete_if_empty``: a landing file left with no rows is deleted (an empty file would re-ingest
+    as EMPTY_FILE); lake, quarantine and shard files keep their schema, as readers expect the file.
+    ``documents``: a ``.json`` may also be one JSON document (an MLflow input example), not rows.
+    Raises on a file that cannot be read (the caller reports it)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        schema = pq.read_schema(path)
+        if "user_id" not in schema.names and "raw" not in schema.names:
+            return Removal()
+        table = pq.read_table(path)
+        kept, count = erase_table(table, matcher)
+        if kept is not None:
+            if kept.num_rows == 0 and delete_if_empty:
+                path.unlink()
             else:
-                continue
-        except Exception:  # noqa: BLE001 - an unreadable (corrupt) file is reported, not fatal
-            counts[f"UNREADABLE:{path.relative_to(landing).as_posix()}"] = -1
-            continue
-        if n:
-            counts[path.relative_to(landing).as_posix()] = n
-    return counts
+                write_parquet_atomic(kept, path)
+        return count
+    eraser = erase_json_document if documents and suffix == ".json" else TEXT_ERASERS.get(suffix)
+    if eraser is None:
+        return Removal()
+    data, count = eraser(path.read_bytes(), matcher)
+    if data is not None:
+        if count.kept == 0 and delete_if_empty:
+            path.unlink()
+        else:
+            _write_atomic(path, data)
+    return count
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
 
 
 def refresh_manifests(root: Path, rewritten: set[Path]) -> list[str]:
@@ -161,6 +126,9 @@ def refresh_manifests(root: Path, rewritten: set[Path]) -> list[str]:
 
 
 ALL_PLACES = ("landing", "lake", "quarantine", "shards", "other")
+# report keys beside the places: lines removed by the "contains the id" rule, files deleted as
+# leftovers of killed writers, files that could not be read (so could not be erased: act on them)
+REPORT_KEYS = ("unparsed", "temp_files", "unreadable")
 
 
 def _place(paths: CorebrainPaths, path: Path) -> str:
@@ -175,64 +143,128 @@ def _place(paths: CorebrainPaths, path: Path) -> str:
     return "other"
 
 
+def _candidates(paths: CorebrainPaths) -> Iterable[tuple[Path, bool]]:
+    """(file, is an MLflow artifact) for every file erasure reads: all Parquet under the home, all
+    landing files, the JSON / CSV files of the MLflow artifact store."""
+    home = paths.home
+    for path in sorted(home.rglob("*")):
+        rel = path.relative_to(home)
+        if rel.parts[0] in SKIP_DIRS or path.is_symlink() or not path.is_file():
+            continue
+        if any(TEMP_FILE.match(part) or TEMP_SHARDS_DIR.match(part) for part in rel.parts):
+            continue  # swept, not rewritten
+        suffix = path.suffix.lower()
+        in_mlflow = path.is_relative_to(paths.mlflow_artifacts)
+        if suffix == ".parquet" or (suffix in TEXT_ERASERS and (in_mlflow or path.is_relative_to(paths.landing))):
+            yield path, in_mlflow
+
+
+def sweep_temp_files(paths: CorebrainPaths, places: Iterable[str]) -> dict[str, int]:
+    """Delete what killed writers left in the given places: it may hold erased users' rows and no
+    reader ever looks at it. Call only while holding the pool of the writers of those places."""
+    wanted = set(places)
+    removed: dict[str, int] = {}
+    for path in sorted(paths.home.rglob(".*")):
+        rel = path.relative_to(paths.home)
+        if rel.parts[0] in SKIP_DIRS or _place(paths, path) not in wanted or path.is_symlink():
+            continue
+        if path.is_file() and TEMP_FILE.match(path.name):
+            path.unlink(missing_ok=True)
+            removed[rel.as_posix()] = 1
+    if "shards" in wanted:
+        # the shards writer's own sweep: staging folders go, a folder a kill left swapped out is put
+        # back (and then erased like the others)
+        for name in sweep_leftovers(paths.shards):
+            removed[f"shards/{name}"] = 1
+    return removed
+
+
 def erase_from_files(paths: CorebrainPaths, user_ids: Iterable[str],
                      places: Iterable[str] = ALL_PLACES) -> dict[str, dict[str, int]]:
-    """The given places on disk (default: all); returns {place: {relative file: rows removed}}
-    plus {'manifests': {path: 1}} for the refreshed manifests. ``other`` is any Parquet file with a
-    ``user_id`` column elsewhere under ``$COREBRAIN_HOME`` (e.g. consumers' batch tables)."""
-    ids = {str(u) for u in user_ids if str(u).strip()}
-    if not ids:
-        raise ValueError("no user ids to erase")
+    """The given places on disk (default: all); returns {place: {relative file: rows removed}},
+    {'manifests': {path: 1}} for the refreshed manifests, and the ``REPORT_KEYS``: {'unparsed':
+    {file: lines removed because they contain an id}, 'temp_files': {file: 1} deleted,
+    'unreadable': {file: 1} (could not be read, so not erased)}."""
+    matcher = IdMatcher(str(u) for u in user_ids if str(u).strip())
     wanted = set(places)
     unknown = wanted - set(ALL_PLACES)
     if unknown:
         raise ValueError(f"unknown places {sorted(unknown)}; known: {ALL_PLACES}")
-    pattern = token_pattern(ids)
     result: dict[str, dict[str, int]] = {place: {} for place in ALL_PLACES if place in wanted}
-    if "landing" in wanted:
-        result["landing"] = erase_from_landing(paths.landing, ids)
+    result.update({key: {} for key in REPORT_KEYS})
+    result["temp_files"] = sweep_temp_files(paths, wanted)
     rewritten: set[Path] = set()
-    for path in sorted(paths.home.rglob("*.parquet")):
-        rel = path.relative_to(paths.home)
+    for path, in_mlflow in _candidates(paths):
         place = _place(paths, path)
-        if rel.parts[0] in SKIP_DIRS or place == "landing" or place not in wanted or path.is_symlink():
+        if place not in wanted:
             continue
-        n = erase_from_parquet(path, ids, raw_pattern=pattern if place == "quarantine" else None)
-        if n:
-            rewritten.add(path.resolve())
-            result[place][rel.as_posix()] = n
+        rel = _relative(path, paths.home)
+        try:
+            count = erase_file(path, matcher, documents=in_mlflow, delete_if_empty=place == "landing")
+        except Exception:  # noqa: BLE001 - an unreadable (corrupt) file is reported, not fatal
+            result["unreadable"][rel] = 1
+            continue
+        if count.removed:
+            result[place][rel] = count.removed
+            if path.exists():
+                rewritten.add(path.resolve())
+        if count.unparsed:
+            result["unparsed"][rel] = count.unparsed
     result["manifests"] = {m: 1 for m in refresh_manifests(paths.home, rewritten)} if rewritten else {}
     return result
 
 
 def erase_from_warehouse(db_path: Path, user_ids: Iterable[str]) -> dict[str, int]:
-    """DELETE the users from every base table with a ``user_id`` column (views follow their tables).
+    """DELETE the users from every base table with a ``user_id`` column (views follow their tables);
+    in a table with a quarantine ``raw`` column too, rows without a ``user_id`` are judged by their
+    raw text as in the lake's quarantine.
 
     Opens the file read-write: call only while holding the ``duckdb`` pool.
     """
-    ids = sorted({str(u) for u in user_ids})
+    matcher = IdMatcher(str(u) for u in user_ids)
     if not db_path.exists():
         return {}
     counts: dict[str, int] = {}
     con = duckdb.connect(str(db_path))
     try:
-        con.register("erase_ids", pa.table({"user_id": pa.array(ids, pa.string())}))
+        con.register("erase_ids", pa.table({"user_id": pa.array(sorted(matcher.ids), pa.string())}))
         tables = con.sql(
-            "SELECT c.table_schema, c.table_name FROM information_schema.columns c "
+            "SELECT c.table_schema, c.table_name, list(lower(c2.column_name)) FROM information_schema.columns c "
             "JOIN information_schema.tables t ON t.table_schema = c.table_schema "
             "AND t.table_name = c.table_name AND t.table_catalog = c.table_catalog "
+            "JOIN information_schema.columns c2 ON c2.table_schema = c.table_schema "
+            "AND c2.table_name = c.table_name AND c2.table_catalog = c.table_catalog "
             "WHERE lower(c.column_name) = 'user_id' AND t.table_type = 'BASE TABLE' "
-            "AND t.table_catalog = current_database() ORDER BY 1, 2").fetchall()
-        for schema, table in tables:
+            "AND t.table_catalog = current_database() GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        for schema, table, columns in tables:
             name = f'"{schema}"."{table}"'
-            rows = con.sql(f"DELETE FROM {name} WHERE CAST(user_id AS VARCHAR) IN "
+            rows = con.sql(f"DELETE FROM {name} WHERE trim(CAST(user_id AS VARCHAR)) IN "
                            f"(SELECT user_id FROM erase_ids)").fetchall()
-            if rows and rows[0][0]:
-                counts[f"{schema}.{table}"] = int(rows[0][0])
+            removed = int(rows[0][0]) if rows and rows[0][0] else 0
+            if "raw" in columns:
+                removed += _erase_raw_rows(con, name, columns, matcher)
+            if removed:
+                counts[f"{schema}.{table}"] = removed
         con.execute("CHECKPOINT")
     finally:
         con.close()
     return counts
+
+
+def _erase_raw_rows(con: duckdb.DuckDBPyConnection, name: str, columns: list[str], matcher: IdMatcher) -> int:
+    """Quarantine-like rows with no ``user_id``: judged by ``raw`` in Python, deleted by rowid."""
+    extra = ", ".join(c if c in columns else f"NULL AS {c}" for c in ("reason", "source_file"))
+    table = con.sql(f"SELECT rowid AS rid, NULL::VARCHAR AS user_id, raw, {extra} FROM {name} "
+                    "WHERE user_id IS NULL AND raw IS NOT NULL").to_arrow_table()
+    if table.num_rows == 0:
+        return 0
+    mask, _ = owned_rows(table, matcher)
+    doomed = table.filter(mask).column("rid").to_pylist()
+    if doomed:
+        con.register("erase_rowids", pa.table({"rid": pa.array(doomed, pa.int64())}))
+        con.sql(f"DELETE FROM {name} WHERE rowid IN (SELECT rid FROM erase_rowids)")
+        con.unregister("erase_rowids")
+    return len(doomed)
 
 
 def hashed_ids(user_ids: Iterable[str]) -> list[str]:
@@ -244,3 +276,36 @@ def append_erasure_log(path: Path, entry: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+ERASURE_LOG_NAME = "erasure_log.jsonl"   # under lake/
+
+
+def erasure_generation(log_path: Path) -> int:
+    """How many erasures the log records: the generation any data written now belongs to. Shards
+    record it; a model trained on shards of an older generation has seen erased users."""
+    if not log_path.is_file():
+        return 0
+    return sum(1 for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def stamp_erasure_generation(shards_root: Path, generation: int) -> list[str]:
+    """Record in every shards manifest that its files are clean as of ``generation`` (the erasure
+    job calls it once the shards no longer hold the erased users)."""
+    stamped: list[str] = []
+    if not shards_root.is_dir():
+        return stamped
+    for manifest_path in sorted(shards_root.glob("*/manifest.json")):
+        if any(TEMP_SHARDS_DIR.match(part) for part in manifest_path.parts):
+            continue
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except ValueError:
+            continue
+        lineage = manifest.setdefault("lineage", {}) if isinstance(manifest, dict) else None
+        if lineage is None or lineage.get("erasure_generation") == generation:
+            continue
+        lineage["erasure_generation"] = generation
+        _write_atomic(manifest_path, manifest_text(manifest).encode())
+        stamped.append(manifest_path.as_posix())
+    return stamped

@@ -50,7 +50,10 @@ def window_days(start: date, end: date) -> list[str]:
 
 
 def build_manifest(files: list[ShardFile], *, window_start: date, window_end: date,
-                   holdout_cutoff: datetime, dbt_manifest_sha256: str | None) -> dict[str, Any]:
+                   holdout_cutoff: datetime, dbt_manifest_sha256: str | None,
+                   erasure_generation: int = 0) -> dict[str, Any]:
+    """``erasure_generation``: how many erasures had happened when the shards were written (a
+    model trained on them has seen no user erased up to that generation; the warm-start rule)."""
     items = [f for f in files if f.role == "items"]
     if len(items) != 1:
         raise ValueError(f"expected exactly one items file, got {len(items)}")
@@ -61,7 +64,7 @@ def build_manifest(files: list[ShardFile], *, window_start: date, window_end: da
         "vocab": {"n_items": items[0].rows, "version": items[0].sha256},
         "event_types": dict(EVENT_TYPES),
         "files": [f.as_dict() for f in files],
-        "lineage": {"dbt_manifest_sha256": dbt_manifest_sha256,
+        "lineage": {"dbt_manifest_sha256": dbt_manifest_sha256, "erasure_generation": erasure_generation,
                     "partitions": window_days(window_start, window_end)},
     }
 

@@ -3,15 +3,20 @@
 Reads ``training_window``, ``user_sequences``, ``holdout`` and ``item_vocab`` through a read-only
 connection (one writer per DuckDB file; readers never block a later dbt run for long), writes the
 files into a temporary folder next to the target and swaps it into ``shards/<window end>/`` only when
-the manifest is complete, so a reader never sees half a shard set. Users go to shard
+the manifest is complete, with one atomic exchange of the two folders, so a reader (or a kill -9 at
+any instant) never sees half a shard set nor a missing one; what a killed writer left is swept by
+the next write. Users go to shard
 ``md5(user_id) mod n_shards``: stable across runs and machines.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -70,8 +75,11 @@ def _read_window(con: duckdb.DuckDBPyConnection) -> tuple[date, date, datetime]:
 
 
 def write_shards(warehouse: Path, shards_root: Path, n_shards: int = 4,
-                 dbt_manifest: Path | None = None) -> ShardsResult:
-    """Write ``shards_root/<window end>/`` (train shards, holdout, items, manifest.json)."""
+                 dbt_manifest: Path | None = None, erasure_generation: int = 0) -> ShardsResult:
+    """Write ``shards_root/<window end>/`` (train shards, holdout, items, manifest.json).
+
+    ``erasure_generation``: the erasure log's generation, read before the warehouse is (recorded
+    in the manifest for the warm-start rule)."""
     if not isinstance(n_shards, int) or n_shards < 1:
         raise ValueError(f"n_shards must be a positive integer, got {n_shards!r}")
     warehouse = Path(warehouse)
@@ -79,6 +87,7 @@ def write_shards(warehouse: Path, shards_root: Path, n_shards: int = 4,
         raise NoTrainingData(f"no warehouse at {warehouse}: run the dbt assets first")
     shards_root = Path(shards_root)
     shards_root.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(shards_root)
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         window_start, window_end, cutoff = _read_window(con)
@@ -104,7 +113,8 @@ def write_shards(warehouse: Path, shards_root: Path, n_shards: int = 4,
 
     dbt_sha = sha256_file(dbt_manifest) if dbt_manifest and Path(dbt_manifest).exists() else None
     manifest = build_manifest(files, window_start=window_start, window_end=window_end,
-                              holdout_cutoff=cutoff, dbt_manifest_sha256=dbt_sha)
+                              holdout_cutoff=cutoff, dbt_manifest_sha256=dbt_sha,
+                              erasure_generation=erasure_generation)
     text = manifest_text(manifest)
     (tmp / MANIFEST_NAME).write_text(text)
     final = shards_root / window_end.isoformat()
@@ -114,11 +124,60 @@ def write_shards(warehouse: Path, shards_root: Path, n_shards: int = 4,
 
 
 def _swap_in(tmp: Path, final: Path) -> None:
-    """Replace ``final`` by ``tmp``: rename the old one aside first, then delete it."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
-        os.replace(final, old)
+    """Put ``tmp`` in place of ``final`` so that a reader, or a kill -9 at any instant, sees either the
+    whole old folder or the whole new one, never none: one atomic ``renameat2(RENAME_EXCHANGE)``
+    (Linux) swaps the two folders, then the old one, now at ``tmp``, is deleted. A first write is one
+    ``rename``. Where the exchange is not available, two renames (a window of microseconds where
+    ``final`` is missing; :func:`sweep_leftovers` puts the old folder back if a kill lands there)."""
+    if not final.exists():
+        os.replace(tmp, final)
+        return
+    if exchange_dirs(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+    os.replace(final, old)
     os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2`` with ``RENAME_EXCHANGE``); False where the
+    platform or file system cannot (the caller falls back)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, f"renameat2 exchange {a} <-> {b}: {os.strerror(err)}")
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def sweep_leftovers(shards_root: Path) -> list[str]:
+    """What a killed writer left: its staging folders (``.tmp-*``) go; an ``.old-<day>-*`` folder goes
+    too, unless ``<day>`` is missing (a kill between the fallback's two renames), when it is put back.
+    Call only while holding pool ``duckdb`` (no other shards writer is running)."""
+    swept: list[str] = []
+    for child in sorted(shards_root.iterdir()) if shards_root.is_dir() else []:
+        if child.is_symlink() or not child.is_dir():
+            continue
+        if child.name.startswith(".old-"):
+            day = child.name[len(".old-"):].rsplit("-", 1)[0]
+            if not (shards_root / day).exists() and (child / MANIFEST_NAME).is_file():
+                os.replace(child, shards_root / day)
+                swept.append(f"restored {day}")
+                continue
+        if child.name.startswith((".tmp-", ".old-")):
+            shutil.rmtree(child, ignore_errors=True)
+            swept.append(child.name)
+    return swept
