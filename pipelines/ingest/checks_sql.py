@@ -57,12 +57,28 @@ def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# any whitespace str.strip() removes other than the space: rare, so trim(x, $ws) (slow) runs only then
+ODD_WHITESPACE = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in PY_WHITESPACE if c != " ") + "]"
+
+
+def _offset_us(text: str) -> str:
+    """The UTC offset of a ts that matched TS_FAST, in microseconds (DuckDB's TIMESTAMP cast reads
+    the local time and drops the offset; TIMESTAMPTZ would need the ICU extension)."""
+    return (f"CASE WHEN length({text}) > 16 AND substr({text}, -6, 1) IN ('+', '-') THEN "
+            f"(CASE WHEN substr({text}, -6, 1) = '-' THEN -1 ELSE 1 END) * "
+            f"(CAST(substr({text}, -5, 2) AS BIGINT) * 3600 + CAST(substr({text}, -2, 2) AS BIGINT) * 60) * 1000000 "
+            f"ELSE 0 END")
+
+
+def _trimmed(column: str) -> str:
+    return f"CASE WHEN odd_ws THEN trim({column}_s, $ws) ELSE trim({column}_s) END"
+
+
 def _text_expr(column: str) -> str:
     """The value as the Python validator coerces it: stripped (not the query), '' -> null."""
     kinds = "('str', 'int')" if column in ID_COLUMNS else "('str')"
-    trimmed = f"trim({column}_s, $ws)"
-    keep = f"{column}_s" if column == "query" else trimmed
-    return f"CASE WHEN {column}_k IN {kinds} AND {trimmed} <> '' THEN {keep} END"
+    keep = f"{column}_s" if column == "query" else f"{column}_t"
+    return f"CASE WHEN {column}_k IN {kinds} AND {column}_t <> '' THEN {keep} END"
 
 
 def checks() -> list[Check]:
@@ -85,7 +101,7 @@ def checks() -> list[Check]:
               f"{_q(' is not an ISO-8601 timestamp within years 1-9999')}"),
         Check("price_k NOT IN ('str', 'int', 'float', 'null')", reasons.WRONG_TYPE,
               f"{_q('price: expected a number, got ')} || replace(price_k, '!', '')"),
-        Check("price_k = 'str' AND trim(price_s, $ws) <> '' AND price_num IS NULL", reasons.WRONG_TYPE,
+        Check("price_k = 'str' AND price_t <> '' AND price_num IS NULL", reasons.WRONG_TYPE,
               f"'price: ' || left(price_s, 40) || {_q(' is not a number')}"),
         Check("isinf(price_num)", reasons.WRONG_TYPE, _q("price: infinite")),
         Check("event_id IS NULL", reasons.MISSING_EVENT_ID, _q("event_id is null or empty")),
@@ -113,7 +129,7 @@ def residue_condition() -> str:
     """Rows decided by the Python validator instead (rare shapes where DuckDB and Python differ)."""
     return ("(parse_reason IS NULL AND (residue_hint"
             " OR (ts_k = 'str' AND ts_txt <> '' AND NOT regexp_matches(ts_txt, $ts_fast))"
-            " OR (price_k = 'str' AND trim(price_s, $ws) <> '' AND NOT regexp_matches(trim(price_s, $ws), $price_fast))"
+            " OR (price_k = 'str' AND price_t <> '' AND NOT regexp_matches(price_t, $price_fast))"
             " OR (event_type_k = 'str' AND NOT event_type_s ~ '^[\\x20-\\x7e]*$')))")
 
 
@@ -121,46 +137,37 @@ def validation_sql(source: str, extra: tuple[str, ...] = ()) -> str:
     """SELECT over the normalised relation ``source``: reason, detail, residue flag, typed event
     (plus the ``extra`` columns of the source, passed through)."""
     text_cols = ",\n        ".join(f"{_text_expr(c)} AS {c}" for c in STRING_COLUMNS)
-    ts_parts = "['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z']"
     all_checks = checks()
     reason_case = " ".join(
         f"WHEN {c.condition} THEN {c.reason if c.reason == 'parse_reason' else _q(c.reason)}" for c in all_checks)
     detail_case = " ".join(f"WHEN {c.condition} THEN {c.detail}" for c in all_checks)
-    return f"""
+    trims = ",\n        ".join(f"{_trimmed(c)} AS {c}_t" for c in NORMALISED_COLUMNS)
+    all_text = ", ".join(f"{c}_s" for c in NORMALISED_COLUMNS)
+    return _inline_constants(f"""
 WITH n AS (SELECT * FROM {source}),
+ws AS (SELECT n.*, coalesce(regexp_matches(concat_ws('', {all_text}), $odd_ws), FALSE) AS odd_ws FROM n),
+trimmed AS (SELECT ws.*, {trims} FROM ws),
 texts AS (
-    SELECT n.*,
+    SELECT trimmed.*,
         {text_cols},
-        CASE WHEN ts_k = 'str' THEN trim(ts_s, $ws) END AS ts_txt,
+        CASE WHEN ts_k = 'str' THEN ts_t END AS ts_txt,
         CASE WHEN price_k IN ('int', 'float') THEN price_v
-             WHEN price_k = 'str' AND regexp_matches(trim(price_s, $ws), $price_fast)
-                  THEN try_cast(trim(price_s, $ws) AS DOUBLE) END AS price_num
-    FROM n
+             WHEN price_k = 'str' AND regexp_matches(price_t, $price_fast)
+                  THEN try_cast(price_t AS DOUBLE) END AS price_num
+    FROM trimmed
 ),
-ts_parts AS (
-    SELECT texts.*,
-        CASE WHEN ts_txt IS NOT NULL AND regexp_matches(ts_txt, $ts_fast)
-             THEN regexp_extract(ts_txt, $ts_fast, {ts_parts}) END AS p,
-        lower(event_type) AS event_type_l
+local_ts AS (
+    SELECT texts.* EXCLUDE (ts_us),
+        lower(event_type) AS event_type_l,
+        CASE WHEN ts_k IN ('datetime', 'date') THEN ts_us
+             WHEN ts_txt IS NOT NULL AND regexp_matches(ts_txt, $ts_fast)
+             THEN epoch_us(try_cast(ts_txt AS TIMESTAMP)) - {_offset_us("ts_txt")}
+        END AS ts_us0
     FROM texts
 ),
-timed AS (
-    SELECT ts_parts.* EXCLUDE (ts_us, p),
-        CASE WHEN ts_k IN ('datetime', 'date') THEN ts_us
-             WHEN p IS NOT NULL THEN epoch_us(try(make_timestamp(
-                 p.y::INT, p.mo::INT, p.d::INT, coalesce(nullif(p.h, '')::INT, 0),
-                 coalesce(nullif(p.mi, '')::INT, 0), coalesce(nullif(p.s, '')::INT, 0)::DOUBLE)))
-                 + coalesce(rpad(nullif(substr(p.f, 2), ''), 6, '0')::BIGINT, 0)
-                 - CASE WHEN p.z IN ('', 'Z') THEN 0
-                        ELSE (CASE WHEN left(p.z, 1) = '-' THEN -1 ELSE 1 END)
-                             * (substr(p.z, 2, 2)::BIGINT * 3600 + substr(p.z, 5, 2)::BIGINT * 60) * 1000000 END
-        END AS ts_us0
-    FROM ts_parts
-),
 ranged AS (
-    SELECT timed.* EXCLUDE (ts_us0),
-        CASE WHEN ts_us0 >= {MIN_US} AND ts_us0 < {MAX_US} THEN ts_us0 END AS ts_us
-    FROM timed
+    SELECT * EXCLUDE (ts_us0), CASE WHEN ts_us0 >= {MIN_US} AND ts_us0 < {MAX_US} THEN ts_us0 END AS ts_us
+    FROM local_ts
 ),
 decided AS (
     SELECT ranged.*,
@@ -184,7 +191,31 @@ SELECT
     item_id, "query", market,
     CASE WHEN isnan(price_num) THEN NULL ELSE price_num END AS price
 FROM decided
-"""
+""")
+
+
+def _inline_constants(sql: str) -> str:
+    """Patterns and the whitespace set as literals: DuckDB compiles a constant regex once, a
+    parameter once per row."""
+    return (sql.replace("$ws", _sql_literal(PY_WHITESPACE)).replace("$ts_fast", _sql_literal(TS_FAST))
+            .replace("$odd_ws", _sql_literal(ODD_WHITESPACE))
+            .replace("$price_fast", _sql_literal(PRICE_FAST)))
+
+
+def _sql_literal(text: str) -> str:
+    """A SQL string literal; characters below 0x20 spelled with chr() so the statement stays one line each."""
+    parts, plain = [], ""
+    for ch in text:
+        if ord(ch) < 0x20:
+            if plain:
+                parts.append(_q(plain))
+                plain = ""
+            parts.append(f"chr({ord(ch)})")
+        else:
+            plain += ch
+    if plain:
+        parts.append(_q(plain))
+    return "(" + " || ".join(parts) + ")"
 
 
 def sql_params(landing_day: date, settings: IngestSettings) -> dict:
@@ -192,7 +223,6 @@ def sql_params(landing_day: date, settings: IngestSettings) -> dict:
     epoch = datetime(1970, 1, 1)
     latest = datetime.combine(landing_day + timedelta(days=1), time()) + settings.future_skew
     return {
-        "ws": PY_WHITESPACE, "ts_fast": TS_FAST, "price_fast": PRICE_FAST,
         "floor_us": (settings.ts_floor - epoch) // timedelta(microseconds=1),
         "latest_us": (latest - epoch) // timedelta(microseconds=1),
         "floor_text": settings.ts_floor.isoformat(), "day_text": landing_day.isoformat(),

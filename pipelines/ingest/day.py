@@ -41,7 +41,7 @@ from pipelines.ingest.lake import (
 )
 from pipelines.ingest.landing import list_landing_folder
 from pipelines.ingest.report import DayReport
-from pipelines.ingest.scan import JSON_RESIDUE, FileRejected, Scanner, open_scanner
+from pipelines.ingest.scan import FileRejected, Scanner, open_scanner
 from pipelines.ingest.validate import Rejected, best_effort_user_id, validate_row
 
 __all__ = ["DayReport", "IngestSession", "ingest_landing_day", "ingest_landing_days"]
@@ -132,7 +132,7 @@ class IngestSession:
         con.execute(STAGED_BAD)
         files: list[tuple[int, str]] = []
         scanners: dict[int, Scanner] = {}
-        params = {**sql_params(landing_day, self.settings), "json_residue": JSON_RESIDUE}
+        params = sql_params(landing_day, self.settings)
         now = time.time()
         for file_idx, entry in enumerate(entries):
             files.append((file_idx, entry.source_file))
@@ -202,7 +202,7 @@ class IngestSession:
         rows = 0
         for batch in scanner.batches():
             con.register("batch_in", batch.table)
-            normalised = batch.sql.format(name="batch_in")
+            normalised = batch.sql.replace("{name}", "batch_in")
             extra = ("keys",) if batch.has_keys else ()
             query = f"CREATE OR REPLACE TEMP TABLE res AS {validation_sql('(' + normalised + ')', extra)}"
             con.execute(query, _params(query, params))

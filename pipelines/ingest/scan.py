@@ -99,16 +99,18 @@ def _first_bytes(path: Path, n: int = 4096) -> bytes:
 
 # --- JSON Lines ---------------------------------------------------------------------------------
 
-def _json_kind(column: str, j: str) -> str:
-    """SQL: the Python type name of JSON fragment ``j`` (NULL = key absent)."""
-    text_col = column in STRING_COLUMNS
-    nan_null = "WHEN isnan(TRY_CAST({j} AS DOUBLE)) THEN 'null' " if text_col else ""
-    int_like = f"WHEN regexp_matches({j}::VARCHAR, '^-?[0-9]+$') THEN 'int' "
-    return (f"CASE WHEN {j} IS NULL THEN 'null' ELSE CASE json_type({j}) "
-            f"WHEN 'VARCHAR' THEN 'str' WHEN 'BIGINT' THEN 'int' WHEN 'UBIGINT' THEN 'int' "
-            f"WHEN 'DOUBLE' THEN CASE {nan_null.format(j=j)}{int_like}ELSE 'float' END "
-            f"WHEN 'BOOLEAN' THEN 'bool' WHEN 'ARRAY' THEN 'list' WHEN 'OBJECT' THEN 'dict' "
-            f"WHEN 'NULL' THEN 'null' ELSE 'str' END END")
+def _json_kind(j: str) -> str:
+    """SQL: the Python type name of the JSON fragment ``j`` from its first character (NULL = key
+    absent). NaN / Infinity never get here: such lines go to the Python path (``JSON_RESIDUE``)."""
+    return (f"CASE WHEN {j} IS NULL THEN 'null' ELSE CASE left({j}, 1) WHEN '\"' THEN 'str' WHEN '{{' THEN 'dict' "
+            f"WHEN '[' THEN 'list' WHEN 't' THEN 'bool' WHEN 'f' THEN 'bool' WHEN 'n' THEN 'null' "
+            f"ELSE CASE WHEN regexp_matches({j}, '^-?[0-9]+$') THEN 'int' ELSE 'float' END END END")
+
+
+def _json_text(j: str) -> str:
+    """SQL: the text of a string fragment (unescaped only when it has escapes) or of an integer."""
+    return (f"CASE left({j}, 1) WHEN '\"' THEN CASE WHEN contains({j}, '\\') THEN {j}->>'$' ELSE {j}[2:-2] END "
+            f"WHEN '{{' THEN NULL WHEN '[' THEN NULL ELSE {j} END")
 
 
 def json_lines_sql(table: str, base_row: int) -> str:
@@ -116,18 +118,19 @@ def json_lines_sql(table: str, base_row: int) -> str:
     paths = ", ".join(f"'$.\"{c}\"'" for c in NORMALISED_COLUMNS)
     per_col = []
     for i, column in enumerate(NORMALISED_COLUMNS, start=1):
-        j = f"v[{i}]"
-        per_col.append(f"CASE WHEN is_obj THEN {_json_kind(column, j)} ELSE 'null' END AS {column}_k")
-        per_col.append(f"CASE WHEN is_obj THEN {j}->>'$' END AS {column}_s")
+        j = f"CAST(v[{i}] AS VARCHAR)"
+        per_col.append(f"CASE WHEN is_obj THEN {_json_kind(j)} ELSE 'null' END AS {column}_k")
+        per_col.append(f"CASE WHEN is_obj THEN {_json_text(j)} END AS {column}_s")
     cols = ",\n    ".join(per_col)
     return f"""
 WITH d AS (
     SELECT idx, line_no AS source_row, off AS raw_off, octet_length(line) AS raw_len,
-           rtrim(try(decode(line)), chr(13)) AS txt
+           CASE WHEN suffix(try(decode(line)), chr(13)) THEN rtrim(try(decode(line)), chr(13))
+                ELSE try(decode(line)) END AS txt
     FROM {table}
 ),
 j AS (
-    SELECT *, txt IS NOT NULL AND NOT regexp_matches(txt, $json_residue) AND json_valid(txt) AS ok
+    SELECT *, txt IS NOT NULL AND NOT regexp_matches(txt, '{JSON_RESIDUE}') AND json_valid(txt) AS ok
     FROM d
     WHERE txt IS NULL OR NOT regexp_matches(txt, '^[ \\t\\n\\r\\x0b\\x0c]*$')
 ),
@@ -137,7 +140,7 @@ k AS (
            CASE WHEN jt = 'OBJECT' THEN json_extract(txt, [{paths}]) END AS v
     FROM o
 ),
-m AS (SELECT *, keys IS NOT NULL AND len(keys) = len(list_distinct(keys)) AS is_obj FROM k)
+m AS (SELECT *, keys IS NOT NULL AND len(keys) = list_unique(keys) AS is_obj FROM k)
 SELECT idx, source_row, raw_off, raw_len, txt AS raw, NOT ok AS residue_hint, keys,
     CASE WHEN ok AND NOT is_obj THEN '{reasons.BROKEN_JSON_LINE}' END AS parse_reason,
     CASE WHEN ok AND jt <> 'OBJECT' THEN 'a JSON ' || CASE jt WHEN 'ARRAY' THEN 'list' WHEN 'VARCHAR' THEN 'str'
@@ -145,7 +148,7 @@ SELECT idx, source_row, raw_off, raw_len, txt AS raw, NOT ok AS residue_hint, ke
               WHEN 'BOOLEAN' THEN 'bool' WHEN 'NULL' THEN 'NoneType' ELSE lower(jt) END || ', not an object'
          WHEN ok AND NOT is_obj THEN 'a key appears more than once in the object (ambiguous)' END AS parse_detail,
     {cols},
-    CASE WHEN is_obj AND json_type(v[9]) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN TRY_CAST(v[9] AS DOUBLE) END AS price_v,
+    CASE WHEN is_obj AND regexp_matches(CAST(v[9] AS VARCHAR), '^-?[0-9]') THEN TRY_CAST(CAST(v[9] AS VARCHAR) AS DOUBLE) END AS price_v,
     CAST(NULL AS BIGINT) AS ts_us
 FROM m
 """
