@@ -367,7 +367,7 @@ class CsvScanner(Scanner):
         header, width = self.header, len(self.header)
         present = [c for c in NORMALISED_COLUMNS if c in header]
         positions = [header.index(c) for c in present]
-        state = {"start": None, "off": 0, "end": 0}
+        state = {"start": None, "off": 0, "end": 0, "quotes": 0}
         pending: list[tuple] = []    # rows of undecodable lines met while csv asked for the next line
 
         def text_lines() -> Iterator[str]:
@@ -379,8 +379,9 @@ class CsvScanner(Scanner):
                                     reasons.INVALID_UTF8, f"byte {exc.start}: {exc.reason}", None))
                     continue
                 if state["start"] is None:
-                    state["start"], state["off"] = number, off
+                    state["start"], state["off"], state["quotes"] = number, off, 0
                 state["end"] = off + len(line)
+                state["quotes"] += text.count('"')
                 yield text
 
         reader = csv.reader(text_lines())
@@ -392,7 +393,7 @@ class CsvScanner(Scanner):
                 break
             except csv.Error as exc:
                 record, error = None, str(exc)[:200]
-            start, off, end = state["start"] or 0, state["off"], state["end"]
+            start, off, end, quotes = state["start"] or 0, state["off"], state["end"], state["quotes"]
             state["start"] = None
             if pending:
                 rows.extend(pending)
@@ -401,6 +402,9 @@ class CsvScanner(Scanner):
                 rows.append((start, off, end - off, None, reasons.BROKEN_CSV_ROW, error, None))
             elif not record or (len(record) == 1 and not record[0].strip() and width != 1):
                 pass  # a blank line
+            elif quotes % 2:
+                rows.append((start, off, end - off, None, reasons.BROKEN_CSV_ROW,
+                             "unbalanced quotes (a quoted field never closed swallows the lines after it)", None))
             elif len(record) != width:
                 rows.append((start, off, end - off, None, reasons.BROKEN_CSV_ROW,
                              f"{len(record)} fields, the header has {width}", None))
