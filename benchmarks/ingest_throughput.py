@@ -1,10 +1,14 @@
-"""Ingest throughput, printed as a table (``ingest_landing_day`` alone, without Dagster).
+"""Ingest throughput per landing format: the DuckDB path beside the old row-by-row path, one run.
 
-    .venv/bin/python benchmarks/ingest_throughput.py --rows 200000 --days 10
+    .venv/bin/python benchmarks/ingest_throughput.py --rows 1000000 --days 3
+    .venv/bin/python benchmarks/ingest_throughput.py --rows 200000 --days 3 --paths duckdb
 
-Writes synthetic landing days (rotating JSONL / Parquet / CSV, 1 % bad rows, 1 % duplicates of
-earlier days) into a temporary COREBRAIN_HOME and times ``ingest_landing_day`` per day, so the
-table also shows what the cross-day dedupe costs as the lake grows.
+For each format (JSON Lines, Parquet, CSV) it writes ``--days`` synthetic landing days of ``--rows``
+rows each (1 % bad timestamps, 1 % duplicates of the previous day) into its own temporary
+COREBRAIN_HOME, then times ``ingest_landing_days`` (``pipelines.ingest.day``, the pipeline's path)
+and ``pipelines.ingest.rowwise`` (the first, row-by-row implementation) on the same files, each in
+a fresh child process so peak RSS (``ru_maxrss``) is its own. Both must give the same counts.
+Prints a markdown table; ``--out`` writes the JSON.
 """
 
 from __future__ import annotations
@@ -12,7 +16,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
+import resource
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -21,11 +30,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.ingest.contract import IngestSettings
-from pipelines.ingest.day import ingest_landing_day
-from pipelines.settings import CorebrainPaths
-
 FORMATS = ("jsonl", "parquet", "csv")
+PATHS = ("duckdb", "rowwise")
+RESULT_PREFIX = "INGEST-RESULT "
+START = date(2026, 1, 1)
 
 
 def _rows(day: date, n: int, rng: random.Random, prefix: str) -> list[dict]:
@@ -37,13 +45,13 @@ def _rows(day: date, n: int, rng: random.Random, prefix: str) -> list[dict]:
         roll = rng.random()
         if roll < 0.01:
             row["ts"] = "not a time"
-        elif roll < 0.02 and day.day > 1:
+        elif roll < 0.02 and day > START:
             row["event_id"] = f"{(day - timedelta(days=1)).isoformat()}-{i}"
         rows.append(row)
     return rows
 
 
-def _write(folder: Path, fmt: str, rows: list[dict]) -> None:
+def write_day(folder: Path, fmt: str, rows: list[dict]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
         (folder / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
@@ -56,28 +64,73 @@ def _write(folder: Path, fmt: str, rows: list[dict]) -> None:
             writer.writerows(rows)
 
 
+def child(home: Path, path: str, days: int) -> dict:
+    """Ingest the days in this process with one implementation; its time and peak RSS."""
+    from pipelines.ingest.contract import IngestSettings
+    from pipelines.settings import CorebrainPaths
+
+    if path == "duckdb":
+        from pipelines.ingest.day import ingest_landing_days
+    else:
+        from pipelines.ingest.rowwise import ingest_landing_days
+    paths = CorebrainPaths(home)
+    shutil.rmtree(paths.lake, ignore_errors=True)
+    paths.ensure()
+    day_list = [START + timedelta(days=k) for k in range(days)]
+    start = time.perf_counter()
+    reports = ingest_landing_days(paths, day_list, IngestSettings())
+    seconds = time.perf_counter() - start
+    return {"seconds": round(seconds, 3), "rows_read": sum(r.rows_read for r in reports),
+            "accepted": sum(r.accepted for r in reports), "quarantined": sum(r.quarantined for r in reports),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def run_child(home: Path, path: str, days: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, __file__, "--child", path, "--home", str(home), "--days", str(days)],
+                          capture_output=True, text=True, env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{path} child failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len(RESULT_PREFIX):])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000, help="rows per landing day")
-    parser.add_argument("--days", type=int, default=6)
+    parser.add_argument("--rows", type=int, default=200_000, help="rows per landing day")
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--paths", default=",".join(PATHS), help="duckdb,rowwise (the baseline)")
+    parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--child", choices=PATHS, help=argparse.SUPPRESS)
+    parser.add_argument("--home", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(RESULT_PREFIX + json.dumps(child(Path(args.home), args.child, args.days)))
+        return
     rng = random.Random(0)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = CorebrainPaths(Path(tmp)).ensure()
-        print("| day | format | rows read | accepted | quarantined | seconds | rows/s |")
-        print("|---|---|---:|---:|---:|---:|---:|")
-        total_rows, total_s = 0, 0.0
-        for k in range(args.days):
-            day = date(2026, 1, 1) + timedelta(days=k)
-            fmt = FORMATS[k % len(FORMATS)]
-            _write(paths.landing_events / f"date={day.isoformat()}", fmt, _rows(day, args.rows, rng, day.isoformat()))
-            start = time.perf_counter()
-            report = ingest_landing_day(paths, day, IngestSettings())
-            seconds = time.perf_counter() - start
-            total_rows, total_s = total_rows + report.rows_read, total_s + seconds
-            print(f"| {day} | {fmt} | {report.rows_read:,} | {report.accepted:,} | {report.quarantined:,} | "
-                  f"{seconds:.2f} | {report.rows_read / seconds:,.0f} |")
-        print(f"| all | | {total_rows:,} | | | {total_s:.2f} | {total_rows / total_s:,.0f} |")
+    results = []
+    print(f"{args.rows:,} rows x {args.days} landing days per format (1 % bad ts, 1 % duplicates)")
+    print("| format | path | rows read | accepted | quarantined | seconds | events/s | peak RSS MB |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for fmt in args.formats.split(","):
+        home = Path(tempfile.mkdtemp(prefix=f"corebrain-ingestbench-{fmt}-"))
+        try:
+            for k in range(args.days):
+                day = START + timedelta(days=k)
+                write_day(home / "landing" / "events" / f"date={day.isoformat()}", fmt,
+                          _rows(day, args.rows, rng, day.isoformat()))
+            for path in args.paths.split(","):
+                r = run_child(home, path, args.days)
+                r.update(format=fmt, path=path, events_per_s=round(r["rows_read"] / r["seconds"]))
+                results.append(r)
+                print(f"| {fmt} | {path} | {r['rows_read']:,} | {r['accepted']:,} | {r['quarantined']:,} | "
+                      f"{r['seconds']:.2f} | {r['events_per_s']:,} | {r['peak_rss_mb']:,.0f} |", flush=True)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"rows_per_day": args.rows, "days": args.days,
+                                              "load_avg": os.getloadavg(), "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

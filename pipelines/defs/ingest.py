@@ -9,9 +9,12 @@ partitions and config onto it and reports what happened as metadata and asset ch
   extra ``AssetMaterialization`` of ``raw_events`` partition E, so that downstream partitions of E
   show as stale ("upstream data changed"); downstream assets with ``rebuild_on_upstream_change()``
   as automation condition are then rebuilt for E by the automation sensor.
-- Checks: ``quarantine_share`` (blocking) fails when a day's quarantined share exceeds the threshold;
-  ``counts_reconcile`` (blocking) fails if rows read != accepted + quarantined;
-  ``landing_files_readable`` warns when whole files were rejected (corrupt, empty, unsafe).
+- Checks: ``quarantine_share`` (blocking) fails when a day's quarantined share exceeds the threshold,
+  and for a day whose every file was rejected whole; ``counts_reconcile`` (blocking) fails if rows
+  read != accepted + quarantined; ``landing_files_readable`` warns when whole files were rejected
+  (corrupt, empty, unsafe), files were left for the next run (still being written) or a day
+  delivered no files. With ``missing_day: fail`` a day without files fails the step (after its
+  metadata is recorded), so nothing downstream runs.
 - Never opens the DuckDB warehouse. Pool ``ingest`` (limit 1 by the instance default) keeps two runs
   from ingesting at once, because a day's dedupe reads the earlier days' lake files.
 """
@@ -38,9 +41,12 @@ class IngestConfig(dg.Config):
     future_skew_hours: float | None = None   # default 24
     ts_floor: str | None = None              # default 2000-01-01
     quarantine_threshold: float | None = None  # default 0.05
+    min_file_age_s: float | None = None      # default 0: files modified more recently wait for the next run
+    missing_day: str | None = None           # "warn" (default) or "fail": a day that delivered no files
 
     def settings(self) -> IngestSettings:
-        return IngestSettings.from_env(self.future_skew_hours, self.ts_floor, self.quarantine_threshold)
+        return IngestSettings.from_env(self.future_skew_hours, self.ts_floor, self.quarantine_threshold,
+                                       self.min_file_age_s, self.missing_day)
 
 
 def rebuild_on_upstream_change() -> dg.AutomationCondition:
@@ -98,7 +104,8 @@ def other_event_days(reports: list[DayReport], run_days: set[str]) -> dict[str, 
         dg.AssetCheckSpec(RECONCILE_CHECK, asset="raw_events", blocking=True,
                           description="rows read = accepted + quarantined, for every landing day."),
         dg.AssetCheckSpec(FILES_CHECK, asset="raw_events", blocking=False,
-                          description="No landing file was rejected whole (corrupt, empty, unsafe name)."),
+                          description="No landing file was rejected whole (corrupt, empty, unsafe name) or "
+                                      "left for the next run, and every landing day delivered files."),
     ],
 )
 def raw_events(context: dg.AssetExecutionContext, config: IngestConfig):
@@ -122,12 +129,18 @@ def raw_events(context: dg.AssetExecutionContext, config: IngestConfig):
             if r.quarantine_share > settings.quarantine_threshold}
     unreconciled = [r.landing_day.isoformat() for r in reports if not r.reconciles]
     rejected_files = {f: e for r in reports for f, e in r.file_errors.items()}
+    files_left = {f: why for r in reports for f, why in r.files_left.items()}
+    no_data = [r.landing_day.isoformat() for r in reports if r.no_data]
+    all_rejected = [r.landing_day.isoformat() for r in reports if r.all_files_rejected]
     drift = {f: cols for r in reports for f, cols in r.schema_drift.items()}
     share = totals["quarantined"] / totals["rows_read"] if totals["rows_read"] else 0.0
     for report in reports:
         context.log.info(f"landing day {report.landing_day}: read {report.rows_read}, accepted "
                          f"{report.accepted}, quarantined {report.quarantined}, files rejected "
-                         f"{report.files_rejected}")
+                         f"{report.files_rejected}, files left for the next run {len(report.files_left)}")
+    if no_data:
+        context.log.warning(f"landing days without any landing file: {no_data} (missing_day: "
+                            f"{settings.missing_day})")
     metadata = {
         **totals,
         "reconcile": f"read {totals['rows_read']} = accepted {totals['accepted']} + quarantined "
@@ -141,22 +154,35 @@ def raw_events(context: dg.AssetExecutionContext, config: IngestConfig):
             {r.landing_day.isoformat(): r.late_days for r in reports if r.late_days}),
         "other_partitions_marked": dg.MetadataValue.json(touched),
         "rejected_files": dg.MetadataValue.json(rejected_files),
+        "files_left_for_next_run": dg.MetadataValue.json(files_left),
+        "days_without_landing_files": dg.MetadataValue.json(no_data),
+        "days_all_files_rejected": dg.MetadataValue.json(all_rejected),
         "per_landing_day": dg.MetadataValue.json([r.as_dict() for r in reports]),
     }
     checks = [
         dg.AssetCheckResult(
             check_name=QUARANTINE_CHECK, passed=not over, severity=dg.AssetCheckSeverity.ERROR,
             metadata={"threshold": settings.quarantine_threshold, "quarantine_share": round(share, 6),
-                      "days_over_threshold": dg.MetadataValue.json(over)}),
+                      "days_over_threshold": dg.MetadataValue.json(over),
+                      "days_all_files_rejected": dg.MetadataValue.json(all_rejected)}),
         dg.AssetCheckResult(
             check_name=RECONCILE_CHECK, passed=not unreconciled, severity=dg.AssetCheckSeverity.ERROR,
             metadata={"reconcile": metadata["reconcile"],
                       "days_not_reconciling": dg.MetadataValue.json(unreconciled)}),
         dg.AssetCheckResult(
-            check_name=FILES_CHECK, passed=not rejected_files, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"rejected_files": dg.MetadataValue.json(rejected_files)}),
+            check_name=FILES_CHECK, passed=not (rejected_files or files_left or no_data),
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rejected_files": dg.MetadataValue.json(rejected_files),
+                      "files_left_for_next_run": dg.MetadataValue.json(files_left),
+                      "days_without_landing_files": dg.MetadataValue.json(no_data)}),
     ]
-    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+    yield dg.MaterializeResult(metadata=metadata, check_results=checks)
+    if no_data and settings.missing_day == "fail":
+        raise dg.Failure(
+            description=f"landing days {no_data} delivered no landing files (expected under "
+                        f"landing/events/date=D/). Deliver them and rerun, or set missing_day: warn "
+                        f"(COREBRAIN_INGEST_MISSING_DAY=warn) if such days are expected.",
+            metadata={"days_without_landing_files": dg.MetadataValue.json(no_data)})
 
 
 @dg.asset(

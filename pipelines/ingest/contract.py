@@ -47,17 +47,32 @@ class IngestSettings:
     (collector clocks drift); later is TS_IN_FUTURE. Measured against the landing day, never the wall
     clock, so a rerun gives the same answer. ``ts_floor``: earlier is TS_BEFORE_FLOOR.
     ``quarantine_threshold``: the asset check fails when quarantined / read exceeds it.
+    ``min_file_age_s``: a landing file modified less than this long ago is left for the next run
+    (for collectors that write in place instead of writing under a ``.``/``_`` name and renaming).
+    ``missing_day``: a day with no landing files is reported; ``warn`` or ``fail`` the check.
+    ``memory_limit``: DuckDB's budget while validating (it spills to disk beyond it).
     """
 
     future_skew: timedelta = timedelta(days=1)
     ts_floor: datetime = datetime(2000, 1, 1)
     quarantine_threshold: float = 0.05
+    min_file_age_s: float = 0.0
+    missing_day: str = "warn"
+    memory_limit: str = "1GB"
 
     @classmethod
     def from_env(cls, future_skew_hours: float | None = None, ts_floor: str | None = None,
-                 quarantine_threshold: float | None = None) -> IngestSettings:
+                 quarantine_threshold: float | None = None, min_file_age_s: float | None = None,
+                 missing_day: str | None = None) -> IngestSettings:
         """Explicit arguments win, then ``COREBRAIN_INGEST_*`` variables, then the defaults."""
         env = os.environ
+        age = min_file_age_s if min_file_age_s is not None else float(env.get("COREBRAIN_INGEST_MIN_FILE_AGE_S") or 0)
+        missing = (missing_day or env.get("COREBRAIN_INGEST_MISSING_DAY") or "warn").lower()
+        if missing not in ("warn", "fail"):
+            raise ValueError(f"missing_day must be 'warn' or 'fail', got {missing!r}")
+        if age < 0:
+            raise ValueError(f"min file age must be >= 0 seconds, got {age}")
+        memory = env.get("COREBRAIN_INGEST_MEMORY") or "1GB"
         skew = future_skew_hours if future_skew_hours is not None else float(
             env.get("COREBRAIN_INGEST_FUTURE_SKEW_HOURS") or 24)
         floor = ts_floor or env.get("COREBRAIN_INGEST_TS_FLOOR") or "2000-01-01"
@@ -71,4 +86,4 @@ class IngestSettings:
         if parsed_floor.tzinfo is not None:
             parsed_floor = parsed_floor.astimezone(UTC).replace(tzinfo=None)
         return cls(future_skew=timedelta(hours=skew), ts_floor=parsed_floor,
-                   quarantine_threshold=threshold)
+                   quarantine_threshold=threshold, min_file_age_s=age, missing_day=missing, memory_limit=memory)

@@ -1,194 +1,356 @@
-"""Ingest one landing day: landing files -> validated lake Parquet + quarantine, with a report.
+"""Ingest landing days: landing files -> validated lake Parquet + quarantine, as set operations in DuckDB.
 
-Pure of Dagster: paths and settings in, files and a :class:`DayReport` out. Every data row read is
-either accepted or quarantined (``rows_read == accepted + quarantined``); files that cannot be read
-at all are one quarantine entry each (``source_row = 0``) and counted as ``files_rejected``.
+Pure of Dagster: paths and settings in, files and a :class:`DayReport` out. One in-memory DuckDB
+connection per run (``memory_limit``, spilling to ``$COREBRAIN_HOME/tmp``) holds the day's staged
+rows; each file is read batch by batch (``pipelines.ingest.scan``) and checked by one query
+(``pipelines.ingest.checks_sql``), so memory follows the batch, not the file. Then, in SQL: the
+first copy of an event_id wins within the day (file name, row), then against earlier landing days
+(the lake), and D's files are rewritten. Every data row read is either accepted or quarantined
+(``rows_read == accepted + quarantined``); a file that cannot be read at all, or fails half way, is
+one quarantine entry (``source_row = 0``, ``files_rejected``) and nothing of it is kept.
+
+Files still being written are not read: one modified less than ``min_file_age_s`` ago, or whose
+size or modification time changed while it was read, is left for the next run (``files_left``).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import time
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
 
 from pipelines.ingest import reasons
+from pipelines.ingest.checks_sql import MAX_RAW_CHARS, sql_params, validation_sql
 from pipelines.ingest.contract import EVENT_COLUMNS, REQUIRED_COLUMNS, IngestSettings
-from pipelines.ingest.dedupe import earlier_event_files, prior_event_ids
-from pipelines.ingest.lake import EVENT_SCHEMA, QUARANTINE_SCHEMA, replace_landing_day, table_from_rows
+from pipelines.ingest.lake import (
+    EVENT_SCHEMA,
+    QUARANTINE_SCHEMA,
+    events_path,
+    landed_event_files,
+    quarantine_path,
+    remove_stale_landing_day_files,
+    remove_stale_temp_files,
+    write_parquet_stream_atomic,
+)
 from pipelines.ingest.landing import list_landing_folder
-from pipelines.ingest.readers import FileStream, RawRow, open_landing_file
-from pipelines.ingest.validate import Event, Rejected, best_effort_user_id, validate_row
-from pipelines.settings import CorebrainPaths
+from pipelines.ingest.report import DayReport
+from pipelines.ingest.scan import FileRejected, Scanner, open_scanner
+from pipelines.ingest.validate import Rejected, best_effort_user_id, validate_row
 
-MAX_RAW_CHARS = 1_000_000
+__all__ = ["DayReport", "IngestSession", "ingest_landing_day", "ingest_landing_days"]
 
-
-@dataclass
-class DayReport:
-    landing_day: date
-    landing_folder_found: bool = False
-    files_read: int = 0
-    files_rejected: int = 0
-    rows_read: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    reasons: Counter = field(default_factory=Counter)        # every quarantine entry, file-level too
-    file_errors: dict[str, str] = field(default_factory=dict)
-    schema_drift: dict[str, list[str]] = field(default_factory=dict)
-    event_days: dict[str, int] = field(default_factory=dict)
-    hidden_files: list[str] = field(default_factory=list)
-    written: list[str] = field(default_factory=list)
-
-    @property
-    def reconciles(self) -> bool:
-        return self.rows_read == self.accepted + self.quarantined
-
-    @property
-    def quarantine_share(self) -> float:
-        return self.quarantined / self.rows_read if self.rows_read else 0.0
-
-    @property
-    def late_days(self) -> dict[str, int]:
-        """Accepted rows whose event day is before the landing day, per event day."""
-        return {d: n for d, n in self.event_days.items() if d < self.landing_day.isoformat()}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "landing_day": self.landing_day.isoformat(), "landing_folder_found": self.landing_folder_found,
-            "files_read": self.files_read, "files_rejected": self.files_rejected,
-            "rows_read": self.rows_read, "accepted": self.accepted, "quarantined": self.quarantined,
-            "reconciles": self.reconciles, "quarantine_share": round(self.quarantine_share, 6),
-            "quarantined_by_reason": dict(sorted(self.reasons.items())),
-            "file_errors": self.file_errors, "schema_drift": self.schema_drift,
-            "event_days": self.event_days, "late_days": self.late_days, "hidden_files": self.hidden_files,
-        }
+OUT_BATCH_ROWS = 100_000
+EVENT_FIELDS = ("event_id", "ts", "user_id", "session_id", "event_type", "item_id", "query", "market", "price")
+STAGED_OK = """CREATE OR REPLACE TEMP TABLE ok (
+    file_idx INTEGER, source_row BIGINT, raw_off BIGINT, raw_len BIGINT, event_id VARCHAR, ts TIMESTAMP,
+    user_id VARCHAR, session_id VARCHAR, event_type VARCHAR, item_id VARCHAR, "query" VARCHAR,
+    market VARCHAR, price DOUBLE)"""
+STAGED_BAD = """CREATE OR REPLACE TEMP TABLE bad (
+    file_idx INTEGER, source_row BIGINT, reason VARCHAR, detail VARCHAR, raw VARCHAR, user_id VARCHAR,
+    read_error BOOLEAN, file_level BOOLEAN)"""
+FIX_SCHEMA = pa.schema([
+    ("idx", pa.int64()), ("reason", pa.string()), ("detail", pa.string()), ("raw", pa.string()),
+    ("best_user_id", pa.string()), ("read_error", pa.bool_()),
+    ("event_id", pa.string()), ("ts", pa.timestamp("us")), ("user_id", pa.string()),
+    ("session_id", pa.string()), ("event_type", pa.string()), ("item_id", pa.string()),
+    ("query", pa.string()), ("market", pa.string()), ("price", pa.float64()),
+])
 
 
-def _quarantine_row(source_file: str, row: int, reason: str, detail: str, raw: str, landing_day: date,
-                    user_id: str | None) -> tuple:
-    return (source_file, row, reason, detail, raw[:MAX_RAW_CHARS], landing_day, user_id)
+def _params(sql: str, params: dict) -> dict:
+    """Only the parameters the statement names (DuckDB refuses extra ones)."""
+    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
 
 
-def ingest_landing_day(paths: CorebrainPaths, landing_day: date, settings: IngestSettings) -> DayReport:
-    """Read ``landing/events/date=D/``, validate, dedupe, and rewrite D's lake and quarantine files."""
-    report = DayReport(landing_day=landing_day)
-    folder = paths.landing_events / f"date={landing_day.isoformat()}"
-    report.landing_folder_found = folder.exists()
-    entries, report.hidden_files = list_landing_folder(folder, paths.landing)
-    quarantine: list[tuple] = []
-    candidates: list[tuple[Event, str, int, RawRow]] = []
-
-    def reject(source_file: str, row: RawRow, reason: str, detail: str, user_id: str | None = None) -> None:
-        quarantine.append(_quarantine_row(source_file, row.source_row, reason, detail, row.raw_text(),
-                                          landing_day, user_id or best_effort_user_id(row.values)))
-
-    for entry in entries:
-        if entry.path is None:
-            quarantine.append(_quarantine_row(entry.source_file, 0, entry.reason or reasons.UNSAFE_PATH,
-                                              entry.detail or "", "", landing_day, None))
-            report.files_rejected += 1
-            report.file_errors[entry.source_file] = f"{entry.reason}: {entry.detail}"
-            continue
-        stream = open_landing_file(entry.path)
-        if stream.error is not None:
-            reason, detail = stream.error
-            quarantine.append(_quarantine_row(entry.source_file, 0, reason, detail, "", landing_day, None))
-            report.files_rejected += 1
-            report.file_errors[entry.source_file] = f"{reason}: {detail}"
-            continue
-        report.files_read += 1
-        candidates.extend(_validate_file(entry.source_file, stream, landing_day, settings, report, reject))
-
-    accepted = _dedupe(paths, landing_day, candidates, reject)
-    by_day: dict[date, list[tuple]] = {}
-    for event, source_file, source_row, _row in accepted:
-        by_day.setdefault(event.ts.date(), []).append(
-            (event.event_id, event.ts, event.user_id, event.session_id, event.event_type, event.item_id,
-             event.query, event.market, event.price, source_file, source_row))
-    quarantine.sort(key=lambda q: (q[0], q[1], q[2]))
-    written = replace_landing_day(
-        paths.lake_events, paths.lake_quarantine, landing_day,
-        {day: table_from_rows(rows, EVENT_SCHEMA) for day, rows in by_day.items()},
-        table_from_rows(quarantine, QUARANTINE_SCHEMA))
-    report.accepted = len(accepted)
-    report.quarantined = len(quarantine) - report.files_rejected
-    report.reasons = Counter(q[2] for q in quarantine)
-    report.event_days = {day.isoformat(): len(rows) for day, rows in sorted(by_day.items())}
-    report.written = [p.relative_to(paths.home).as_posix() for p in written]
-    return report
+def validate_python(values: dict | None, error: tuple[str, str] | None, landing_day: date,
+                    settings: IngestSettings) -> tuple[str | None, str | None, tuple | None]:
+    """The residue path: the row-by-row rules on one row, never raising. (reason, detail, event)."""
+    if error is not None:
+        return error[0], error[1], None
+    try:
+        event = validate_row(values or {}, landing_day, settings)
+    except Rejected as rejected:
+        return rejected.reason, rejected.detail, None
+    except RecursionError:
+        return reasons.WRONG_TYPE, "a value nested too deeply", None
+    except Exception as exc:  # noqa: BLE001 - a hostile value must never fail the day
+        return reasons.WRONG_TYPE, f"unreadable value: {type(exc).__name__}: {exc}"[:300], None
+    return None, None, tuple(event)
 
 
-def _validate_file(source_file: str, stream: FileStream, landing_day: date, settings: IngestSettings,
-                   report: DayReport, reject) -> list[tuple[Event, str, int, RawRow]]:
-    """Validate one readable file's rows; returns its accepted candidates (before dedupe).
+class IngestSession:
+    """One DuckDB connection for a run of landing days (in order, so earlier days win the dedupe)."""
 
-    Rejections go through ``reject`` once the file is fully read: a file found to lack a required
-    column is then rejected whole (MISSING_COLUMNS), so nothing of it is half-loaded.
-    """
-    file_rejects: list[tuple[RawRow, str, str, str | None]] = []
-    file_candidates: list[tuple[Event, str, int, RawRow]] = []
-    for row in stream.rows:
-        report.rows_read += 1
-        if row.error is not None:
-            reject(source_file, row, *row.error)
-            continue
-        # keep the row's text (or, for Parquet, its values) only: the parsed dict is dropped
-        slim = RawRow(row.source_row, None if row.raw is not None else row.values, row.raw)
-        try:
-            event = validate_row(row.values or {}, landing_day, settings)
-        except Rejected as rejected:
-            file_rejects.append((slim, rejected.reason, rejected.detail, best_effort_user_id(row.values)))
-        else:
-            file_candidates.append((event, source_file, row.source_row, slim))
-    # the columns are known once the file is read (JSON Lines has no header)
-    columns = stream.columns
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    extra = [c for c in columns if c not in EVENT_COLUMNS]
-    if extra:
-        report.schema_drift[source_file] = extra
-    if missing:
+    def __init__(self, paths, settings: IngestSettings):
+        self.paths = paths
+        self.settings = settings
+        self.tmp = paths.home / "tmp" / f"ingest-{os.getpid()}"
+
+    def __enter__(self) -> IngestSession:
+        self._clean_stale()
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(config={"threads": int(os.environ.get("COREBRAIN_DUCKDB_THREADS") or 2),
+                                          "memory_limit": self.settings.memory_limit,
+                                          "temp_directory": str(self.tmp), "preserve_insertion_order": False})
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.con.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _clean_stale(self) -> None:
+        """Temp files of a killed ingest: lake ``.*.tmp-PID`` files and DuckDB spill folders."""
+        remove_stale_temp_files(self.paths.lake)
+        spill = self.paths.home / "tmp"
+        if spill.is_dir():
+            for folder in spill.glob("ingest-*"):
+                pid = folder.name.removeprefix("ingest-")
+                if pid.isdigit() and int(pid) != os.getpid():
+                    try:
+                        os.kill(int(pid), 0)
+                    except ProcessLookupError:
+                        shutil.rmtree(folder, ignore_errors=True)
+                    except PermissionError:
+                        pass
+
+    # ---------------------------------------------------------------- one day
+
+    def ingest_day(self, landing_day: date) -> DayReport:
+        paths, con = self.paths, self.con
+        report = DayReport(landing_day=landing_day)
+        folder = paths.landing_events / f"date={landing_day.isoformat()}"
+        report.landing_folder_found = folder.exists()
+        entries, report.hidden_files = list_landing_folder(folder, paths.landing)
+        con.execute(STAGED_OK)
+        con.execute(STAGED_BAD)
+        files: list[tuple[int, str]] = []
+        scanners: dict[int, Scanner] = {}
+        params = sql_params(landing_day, self.settings)
+        now = time.time()
+        for file_idx, entry in enumerate(entries):
+            files.append((file_idx, entry.source_file))
+            if entry.path is None:
+                self._file_level(report, file_idx, entry.source_file, entry.reason or reasons.UNSAFE_PATH,
+                                 entry.detail or "")
+                continue
+            before = entry.path.stat()
+            age = now - before.st_mtime
+            if age < self.settings.min_file_age_s:
+                report.files_left[entry.source_file] = (
+                    f"modified {age:.1f} s ago (< min_file_age_s {self.settings.min_file_age_s:g}): "
+                    f"may still be written; left for the next run")
+                continue
+            try:
+                scanner = open_scanner(entry.path)
+                rows = self._scan_file(file_idx, scanner, landing_day, params)
+                if rows == 0:
+                    raise FileRejected(reasons.EMPTY_FILE, "the file holds no data rows")
+            except FileRejected as rejected:
+                self._drop_file(file_idx)
+                self._file_level(report, file_idx, entry.source_file, rejected.reason, rejected.detail)
+                continue
+            except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException):
+                raise  # a bug in our SQL, not in the file: never hide it as a corrupt file
+            except Exception as exc:  # noqa: BLE001 - whatever a file does, it fails that file, not the day
+                self._drop_file(file_idx)
+                self._file_level(report, file_idx, entry.source_file, reasons.CORRUPT_FILE,
+                                 f"unreadable: {type(exc).__name__}: {exc}"[:1000])
+                continue
+            after = entry.path.stat()
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                self._drop_file(file_idx)
+                report.files_left[entry.source_file] = (
+                    f"changed while being read ({before.st_size} -> {after.st_size} bytes): still being "
+                    f"written? left for the next run")
+                continue
+            scanners[file_idx] = scanner
+            report.files_read += 1
+            report.rows_read += rows
+            columns = list(scanner.columns)
+            extra = [c for c in columns if c not in EVENT_COLUMNS]
+            if extra:
+                report.schema_drift[entry.source_file] = extra
+            missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+            if missing:
+                self._reject_whole_file(report, file_idx, entry.source_file, missing, scanner)
+        con.register("files", pa.table({"file_idx": pa.array([f[0] for f in files], pa.int32()),
+                                        "source_file": pa.array([f[1] for f in files], pa.string())}))
+        self._dedupe(landing_day, scanners)
+        self._write(report, landing_day)
+        con.unregister("files")
+        return report
+
+    def _file_level(self, report: DayReport, file_idx: int, source_file: str, reason: str, detail: str) -> None:
+        self.con.execute("INSERT INTO bad VALUES (?, 0, ?, ?, '', NULL, TRUE, TRUE)", [file_idx, reason, detail])
+        report.files_rejected += 1
+        report.file_errors[source_file] = f"{reason}: {detail}"
+
+    def _drop_file(self, file_idx: int) -> None:
+        self.con.execute("DELETE FROM ok WHERE file_idx = ?", [file_idx])
+        self.con.execute("DELETE FROM bad WHERE file_idx = ?", [file_idx])
+
+    def _scan_file(self, file_idx: int, scanner: Scanner, landing_day: date, params: dict) -> int:
+        """Stage one file's rows (accepted candidates in ``ok``, rejects in ``bad``); rows read."""
+        con = self.con
+        rows = 0
+        for batch in scanner.batches():
+            con.register("batch_in", batch.table)
+            normalised = batch.sql.replace("{name}", "batch_in")
+            extra = ("keys",) if batch.has_keys else ()
+            query = f"CREATE OR REPLACE TEMP TABLE res AS {validation_sql('(' + normalised + ')', extra)}"
+            con.execute(query, _params(query, params))
+            con.unregister("batch_in")
+            rows += con.sql("SELECT count(*) FROM res").fetchall()[0][0]
+            if batch.has_keys:
+                keys = con.sql("SELECT k FROM (SELECT unnest(keys) AS k, source_row, generate_subscripts(keys, 1) AS pos "
+                               "FROM res WHERE keys IS NOT NULL) GROUP BY k ORDER BY min([source_row, pos])").fetchall()
+                scanner.columns.update(dict.fromkeys(k for (k,) in keys))
+            self._resolve_in_python(batch, landing_day, file_idx)
+            con.execute(f"""INSERT INTO ok SELECT {file_idx}, source_row, raw_off, raw_len, {', '.join(
+                '"query"' if f == 'query' else f for f in EVENT_FIELDS)} FROM res WHERE NOT residue AND reason IS NULL""")
+            con.execute(f"""INSERT INTO bad SELECT {file_idx}, source_row, reason, detail, raw, best_user_id, read_error,
+                FALSE FROM res WHERE NOT residue AND reason IS NOT NULL""")
+        return rows
+
+    def _resolve_in_python(self, batch, landing_day: date, file_idx: int) -> None:
+        """Residue rows (validated by the Python rules) and the raw text of rejected rows DuckDB has
+        no text for (Parquet rows, rendered as JSON): computed for those rows only."""
+        con = self.con
+        residue = con.sql("SELECT idx, source_row, raw_off, raw_len FROM res WHERE residue ORDER BY idx").fetchall()
+        need_raw = [i for (i,) in con.sql(
+            "SELECT idx FROM res WHERE NOT residue AND reason IS NOT NULL AND raw IS NULL ORDER BY idx").fetchall()]
+        if need_raw:
+            raws = [raw[:MAX_RAW_CHARS] for _v, raw, _e in batch.rows(need_raw)]
+            con.register("raws", pa.table({"idx": pa.array(need_raw, pa.int64()), "raw": pa.array(raws, pa.string())}))
+            con.execute("UPDATE res SET raw = raws.raw FROM raws WHERE res.idx = raws.idx")
+            con.unregister("raws")
+        if not residue:
+            return
+        idxs = [r[0] for r in residue]
+        fixed: list[tuple] = []
+        for idx, (values, raw, error) in zip(idxs, batch.rows(idxs), strict=True):
+            reason, detail, event = validate_python(values, error, landing_day, self.settings)
+            user = best_effort_user_id(values) if values is not None else None
+            fixed.append((idx, reason, detail, raw[:MAX_RAW_CHARS] if reason else None,
+                          event[2] if event else user, error is not None, *(event or (None,) * 9)))
+        table = pa.table([pa.array(col, type=f.type) for col, f in zip(zip(*fixed, strict=True), FIX_SCHEMA,
+                                                                        strict=True)], schema=FIX_SCHEMA)
+        con.register("fix", table)
+        fields = ", ".join(f'f."{c}"' for c in EVENT_FIELDS)
+        con.execute(f"""INSERT INTO ok SELECT {file_idx}, r.source_row, r.raw_off, r.raw_len, {fields}
+            FROM fix f JOIN (SELECT idx, source_row, raw_off, raw_len FROM res WHERE residue) r USING (idx)
+            WHERE f.reason IS NULL""")
+        con.execute(f"""INSERT INTO bad SELECT {file_idx}, r.source_row, f.reason, f.detail, f.raw, f.best_user_id,
+                f.read_error, FALSE
+            FROM fix f JOIN (SELECT idx, source_row FROM res WHERE residue) r USING (idx) WHERE f.reason IS NOT NULL""")
+        con.unregister("fix")
+
+    def _reject_whole_file(self, report: DayReport, file_idx: int, source_file: str, missing: list[str],
+                           scanner: Scanner) -> None:
+        """MISSING_COLUMNS: every row of the file is quarantined (reader errors keep their reason)."""
+        con = self.con
         detail = f"file lacks required columns {missing}: whole file rejected"
-        file_rejects = [(slim, reasons.MISSING_COLUMNS, detail, uid) for slim, _r, _d, uid in file_rejects]
-        file_rejects += [(slim, reasons.MISSING_COLUMNS, detail, event.user_id)
-                         for event, _f, _n, slim in file_candidates]
-        file_candidates = []
-        report.file_errors[source_file] = (
-            f"{reasons.MISSING_COLUMNS}: required columns {missing} absent; whole file rejected "
-            f"({len(file_rejects)} rows quarantined)")
-    for slim, reason, detail, uid in file_rejects:
-        reject(source_file, slim, reason, detail, uid)
-    return file_candidates
+        moved = con.sql("SELECT source_row, raw_off, raw_len, user_id FROM ok WHERE file_idx = ? ORDER BY source_row",
+                        params=[file_idx]).fetchall()
+        if moved:
+            raws = scanner.raw_at([(off, n) for _r, off, n, _u in moved])
+            for (row, _off, _n, user), raw in zip(moved, raws, strict=True):
+                con.execute("INSERT INTO bad VALUES (?, ?, ?, ?, ?, ?, FALSE, FALSE)",
+                            [file_idx, row, reasons.MISSING_COLUMNS, detail, raw[:MAX_RAW_CHARS], user])
+            con.execute("DELETE FROM ok WHERE file_idx = ?", [file_idx])
+        con.execute("UPDATE bad SET reason = ?, detail = ? WHERE file_idx = ? AND NOT read_error",
+                    [reasons.MISSING_COLUMNS, detail, file_idx])
+        n = con.sql("SELECT count(*) FROM bad WHERE file_idx = ? AND reason = ?",
+                    params=[file_idx, reasons.MISSING_COLUMNS]).fetchall()[0][0]
+        report.file_errors[source_file] = (f"{reasons.MISSING_COLUMNS}: required columns {missing} absent; whole "
+                                           f"file rejected ({n} rows quarantined)")
+
+    # ---------------------------------------------------------------- dedupe and write
+
+    def _dedupe(self, landing_day: date, scanners: dict[int, Scanner]) -> None:
+        """First copy wins: within the day by (file, row), then against earlier landing days' lake files."""
+        con = self.con
+        con.execute("""CREATE OR REPLACE TEMP TABLE ranked AS
+            SELECT ok.*, row_number() OVER w AS rn,
+                   first_value(file_idx) OVER w AS first_file, first_value(source_row) OVER w AS first_row
+            FROM ok WINDOW w AS (PARTITION BY event_id ORDER BY file_idx, source_row)""")
+        con.execute("""CREATE OR REPLACE TEMP TABLE dups AS
+            SELECT r.file_idx, r.source_row, r.raw_off, r.raw_len, r.user_id,
+                   'first seen in ' || f.source_file || ' row ' || r.first_row AS detail
+            FROM ranked r JOIN files f ON f.file_idx = r.first_file WHERE rn > 1""")
+        earlier = [str(p) for _day, landed, p in landed_event_files(self.paths.lake_events) if landed < landing_day]
+        if earlier:
+            con.execute("""INSERT INTO dups
+                SELECT r.file_idx, r.source_row, r.raw_off, r.raw_len, r.user_id,
+                       'first seen in an earlier landing day: ' || p.first_seen
+                FROM ranked r JOIN (
+                    SELECT event_id, arg_min(source_file || ' row ' || source_row,
+                                             source_file || lpad(CAST(source_row AS VARCHAR), 20, '0')) AS first_seen
+                    FROM read_parquet($files, union_by_name = true)
+                    WHERE event_id IN (SELECT event_id FROM ranked WHERE rn = 1)
+                    GROUP BY event_id) p ON p.event_id = r.event_id
+                WHERE r.rn = 1""", {"files": earlier})
+        found = con.sql("SELECT file_idx, raw_off, raw_len, source_row FROM dups ORDER BY file_idx, source_row").fetchall()
+        if found:
+            raws: list[str] = []
+            by_file: dict[int, list[tuple[int, int]]] = {}
+            for file_idx, off, n, _row in found:
+                by_file.setdefault(file_idx, []).append((off, n))
+            for file_idx in sorted(by_file):
+                raws += [raw[:MAX_RAW_CHARS] for raw in scanners[file_idx].raw_at(by_file[file_idx])]
+            con.register("dup_raw", pa.table({"file_idx": pa.array([f[0] for f in found], pa.int32()),
+                                              "source_row": pa.array([f[3] for f in found], pa.int64()),
+                                              "raw": pa.array(raws, pa.string())}))
+            con.execute(f"""INSERT INTO bad SELECT d.file_idx, d.source_row, '{reasons.DUPLICATE_EVENT_ID}', d.detail,
+                    x.raw, d.user_id, FALSE, FALSE
+                FROM dups d JOIN dup_raw x USING (file_idx, source_row)""")
+            con.unregister("dup_raw")
+        con.execute("""CREATE OR REPLACE TEMP TABLE accepted AS
+            SELECT r.* EXCLUDE (rn, first_file, first_row), CAST(r.ts AS DATE) AS event_day
+            FROM ranked r ANTI JOIN dups d USING (file_idx, source_row) WHERE r.rn = 1""")
+        con.execute("DROP TABLE ranked")
+
+    def _write(self, report: DayReport, landing_day: date) -> None:
+        con, paths = self.con, self.paths
+        days = con.sql("SELECT event_day, count(*) FROM accepted GROUP BY event_day ORDER BY event_day").fetchall()
+        written: list[Path] = []
+        fields = ", ".join(f'a."{c}"' for c in EVENT_FIELDS)
+        for event_day, _n in days:
+            path = events_path(paths.lake_events, event_day, landing_day)
+            reader = con.sql(f"""SELECT {fields}, f.source_file, a.source_row FROM accepted a
+                JOIN files f ON f.file_idx = a.file_idx WHERE a.event_day = $day
+                ORDER BY a.file_idx, a.source_row""", params={"day": event_day}).to_arrow_reader(OUT_BATCH_ROWS)
+            write_parquet_stream_atomic(reader, EVENT_SCHEMA, path)
+            written.append(path)
+        q_path = quarantine_path(paths.lake_quarantine, landing_day)
+        reader = con.sql("""SELECT f.source_file, b.source_row, b.reason, b.detail, b.raw, $day AS landing_date,
+                b.user_id FROM bad b JOIN files f ON f.file_idx = b.file_idx
+            ORDER BY f.source_file, b.source_row, b.reason""", params={"day": landing_day}).to_arrow_reader(OUT_BATCH_ROWS)
+        write_parquet_stream_atomic(reader, QUARANTINE_SCHEMA, q_path)
+        written.append(q_path)
+        remove_stale_landing_day_files(paths.lake_events, landing_day, set(written))
+        counts = con.sql("SELECT reason, count(*), count(*) FILTER (WHERE NOT file_level) FROM bad GROUP BY reason").fetchall()
+        report.reasons = Counter({reason: n for reason, n, _rows in counts})
+        report.quarantined = sum(rows for _reason, _n, rows in counts)
+        report.accepted = sum(n for _d, n in days)
+        report.event_days = {d.isoformat(): n for d, n in days}
+        report.written = [p.relative_to(paths.home).as_posix() for p in written]
+        con.execute("DROP TABLE accepted")
 
 
-def _dedupe(paths: CorebrainPaths, landing_day: date, candidates: list[tuple], reject) -> list[tuple]:
-    """First copy wins within the day (file name, row), then against earlier landing days."""
-    seen: dict[str, tuple[str, int]] = {}
-    firsts: list[tuple] = []
-    for candidate in candidates:
-        event, source_file, source_row, row = candidate
-        first = seen.get(event.event_id)
-        if first is not None:
-            reject(source_file, row, reasons.DUPLICATE_EVENT_ID, f"first seen in {first[0]} row {first[1]}",
-                   event.user_id)
-        else:
-            seen[event.event_id] = (source_file, source_row)
-            firsts.append(candidate)
-    prior = prior_event_ids(earlier_event_files(paths.lake_events, landing_day),
-                            [c[0].event_id for c in firsts])
-    if not prior:
-        return firsts
-    kept = []
-    for candidate in firsts:
-        event, source_file, _source_row, row = candidate
-        if event.event_id in prior:
-            reject(source_file, row, reasons.DUPLICATE_EVENT_ID,
-                   f"first seen in an earlier landing day: {prior[event.event_id]}", event.user_id)
-        else:
-            kept.append(candidate)
-    return kept
-
-
-def ingest_landing_days(paths: CorebrainPaths, days: list[date], settings: IngestSettings) -> list[DayReport]:
+def ingest_landing_days(paths, days: list[date], settings: IngestSettings) -> list[DayReport]:
     """Days in order, so that within one backfill run earlier days win the dedupe."""
-    return [ingest_landing_day(paths, day, settings) for day in sorted(set(days))]
+    with IngestSession(paths, settings) as session:
+        return [session.ingest_day(day) for day in sorted(set(days))]
+
+
+def ingest_landing_day(paths, landing_day: date, settings: IngestSettings) -> DayReport:
+    """Read ``landing/events/date=D/``, validate, dedupe, and rewrite D's lake and quarantine files."""
+    return ingest_landing_days(paths, [landing_day], settings)[0]

@@ -44,9 +44,69 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     """Same rows in, same bytes out: fixed writer options, no wall-clock metadata."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd", compression_level=3,
-                   row_group_size=256 * 1024, write_statistics=True, use_dictionary=True)
+    pq.write_table(table.replace_schema_metadata(None), tmp, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
     os.replace(tmp, path)
+
+
+WRITE_OPTIONS = dict(compression="zstd", compression_level=3, write_statistics=True, use_dictionary=True)
+ROW_GROUP_ROWS = 256 * 1024
+TMP_NAME = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+def write_parquet_stream_atomic(batches: Iterable[pa.RecordBatch], schema: pa.Schema, path: Path) -> int:
+    """Like :func:`write_parquet_atomic` for a stream of batches (memory: one row group), cut into
+    row groups of exactly ``ROW_GROUP_ROWS`` rows so the bytes do not depend on the batch sizes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    rows = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    with pq.ParquetWriter(tmp, schema, **WRITE_OPTIONS) as writer:
+        def flush(limit: int) -> None:
+            nonlocal pending, pending_rows
+            table = pa.Table.from_batches(pending, schema)
+            while table.num_rows >= limit and table.num_rows > 0:
+                writer.write_table(table.slice(0, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
+                table = table.slice(ROW_GROUP_ROWS)
+            pending, pending_rows = table.to_batches(), table.num_rows
+        for batch in batches:
+            batch = pa.RecordBatch.from_arrays([batch.column(i).cast(f.type) for i, f in enumerate(schema)],
+                                               schema=schema)
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            rows += batch.num_rows
+            if pending_rows >= ROW_GROUP_ROWS:
+                flush(ROW_GROUP_ROWS)
+        if pending_rows or rows == 0:
+            flush(1)
+            if rows == 0:
+                writer.write_table(schema.empty_table())
+    os.replace(tmp, path)
+    return rows
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != 0
+
+
+def remove_stale_temp_files(lake: Path) -> list[Path]:
+    """Delete ``.<name>.tmp-<pid>`` files under the lake whose writer process is gone (a killed
+    ingest); a live writer's are left alone. Returns what was removed."""
+    removed = []
+    if not lake.is_dir():
+        return removed
+    for path in lake.rglob(".*.tmp-*"):
+        match = TMP_NAME.match(path.name)
+        if match and path.is_file() and not _pid_alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def events_path(lake_events: Path, event_day: date, landing_day: date) -> Path:
@@ -74,6 +134,14 @@ def landed_event_files(lake_events: Path) -> list[tuple[date, date, Path]]:
     return sorted(found)
 
 
+def remove_stale_landing_day_files(lake_events: Path, landing_day: date, keep: set[Path]) -> None:
+    """Delete landing day D's event files that this run did not write (and emptied day folders)."""
+    for _event_day, landed, path in landed_event_files(lake_events):
+        if landed == landing_day and path not in keep:
+            path.unlink()
+            _remove_if_empty(path.parent)
+
+
 def replace_landing_day(lake_events: Path, lake_quarantine: Path, landing_day: date,
                         events_by_day: dict[date, pa.Table], quarantine: pa.Table) -> list[Path]:
     """Write landing day D's files and delete D's stale ones; returns the paths written."""
@@ -85,11 +153,7 @@ def replace_landing_day(lake_events: Path, lake_quarantine: Path, landing_day: d
     q_path = quarantine_path(lake_quarantine, landing_day)
     write_parquet_atomic(quarantine, q_path)
     written.append(q_path)
-    keep = set(written)
-    for _event_day, landed, path in landed_event_files(lake_events):
-        if landed == landing_day and path not in keep:
-            path.unlink()
-            _remove_if_empty(path.parent)
+    remove_stale_landing_day_files(lake_events, landing_day, set(written))
     return written
 
 

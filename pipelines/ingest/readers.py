@@ -125,6 +125,9 @@ def _json_lines(data: bytes, seen: dict[str, None]) -> Iterator[RawRow]:
             continue
         try:
             obj = json.loads(text)
+        except RecursionError:
+            yield RawRow(number, None, text, (reasons.BROKEN_JSON_LINE, "nested too deeply to be an event"))
+            continue
         except ValueError as exc:
             yield RawRow(number, None, text, (reasons.BROKEN_JSON_LINE, str(exc)[:200]))
             continue
@@ -141,6 +144,8 @@ def _json_lines(data: bytes, seen: dict[str, None]) -> Iterator[RawRow]:
 def _json_array(data: bytes) -> FileStream:
     try:
         items = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        return FileStream(error=(reasons.CORRUPT_FILE, "a JSON array nested too deeply"))
     except (UnicodeDecodeError, ValueError) as exc:
         return FileStream(error=(reasons.CORRUPT_FILE, f"not a valid JSON array: {exc}"[:1000]))
     if not isinstance(items, list):

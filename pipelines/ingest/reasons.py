@@ -40,6 +40,7 @@ CORRUPT_FILE = "CORRUPT_FILE"                  # a truncated or corrupt Parquet 
 MISSING_COLUMNS = "MISSING_COLUMNS"            # required columns absent: the whole file is rejected, one quarantine row per data row
 UNSAFE_PATH = "UNSAFE_PATH"                    # a file name that escapes the landing folder (symlink, '..', odd characters): not read
 UNSUPPORTED_FILE = "UNSUPPORTED_FILE"          # a file whose extension is not .parquet, .jsonl, .json or .csv: not read
+DUPLICATE_COLUMNS = "DUPLICATE_COLUMNS"        # a CSV header or Parquet schema names a column twice: which value is meant is ambiguous (one quarantine row)
 
 ALL_REASONS: tuple[str, ...] = (
     MISSING_EVENT_ID, MISSING_USER_ID, DUPLICATE_EVENT_ID,
@@ -47,9 +48,10 @@ ALL_REASONS: tuple[str, ...] = (
     MISSING_EVENT_TYPE, UNKNOWN_EVENT_TYPE, MISSING_ITEM_ID, MISSING_QUERY, DUPLICATE_ITEM_ID,
     STRING_TOO_LONG, INVALID_UTF8, WRONG_TYPE,
     BROKEN_JSON_LINE, BROKEN_CSV_ROW,
-    EMPTY_FILE, CORRUPT_FILE, MISSING_COLUMNS, UNSAFE_PATH, UNSUPPORTED_FILE,
+    EMPTY_FILE, CORRUPT_FILE, MISSING_COLUMNS, UNSAFE_PATH, UNSUPPORTED_FILE, DUPLICATE_COLUMNS,
 )
 
 # File-level codes describe a whole file, not a data row: their quarantine row has ``source_row = 0``
 # and they are counted as ``files_rejected``, not as rows read (the file's rows cannot be counted).
-FILE_LEVEL_REASONS: frozenset[str] = frozenset({EMPTY_FILE, CORRUPT_FILE, UNSAFE_PATH, UNSUPPORTED_FILE})
+FILE_LEVEL_REASONS: frozenset[str] = frozenset({EMPTY_FILE, CORRUPT_FILE, UNSAFE_PATH, UNSUPPORTED_FILE,
+                                                DUPLICATE_COLUMNS})

@@ -78,7 +78,10 @@ def coerce_price(value: Any) -> float | None:
     if isinstance(value, bool):
         raise Rejected(reasons.WRONG_TYPE, "price: expected a number, got bool")
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise Rejected(reasons.WRONG_TYPE, "price: too large for a number") from None
     elif isinstance(value, str | bytes):
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         if not text.strip():
@@ -105,7 +108,7 @@ def parse_ts(value: Any) -> datetime:
         except ValueError:
             parsed = None
         if parsed is not None:
-            return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo is not None else parsed
+            return _as_utc(parsed, value)
     if value is None:
         raise Rejected(reasons.MISSING_TS, "ts is null")
     if isinstance(value, datetime):
@@ -128,9 +131,17 @@ def parse_ts(value: Any) -> datetime:
     else:
         raise Rejected(reasons.WRONG_TYPE, f"ts: expected an ISO-8601 string or a timestamp, got "
                                            f"{type(value).__name__}")
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+    return _as_utc(parsed, value)
+
+
+def _as_utc(parsed: datetime, value: Any) -> datetime:
+    """Naive UTC; an offset that moves it outside years 1-9999 (``0001-01-01T00:00:00+01:00``) is BAD_TS."""
+    if parsed.tzinfo is None:
+        return parsed
+    try:
+        return parsed.astimezone(UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        raise Rejected(reasons.BAD_TS, f"ts {str(value)[:60]!r} is outside years 1-9999 in UTC") from None
 
 
 LIMITS: dict[str, int] = {column: max_chars(column) for column in STRING_COLUMNS}
