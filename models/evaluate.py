@@ -46,8 +46,11 @@ def score_next(model: CoreModel, store: SequenceStore, rows: np.ndarray, n_items
 
 @torch.no_grad()
 def rank_targets(model: CoreModel | None, store: SequenceStore, rows: np.ndarray, targets: np.ndarray,
-                 n_items: int, batch_size: int = 256, item_counts: np.ndarray | None = None) -> torch.Tensor:
-    """Ranks of ``targets`` for users ``rows``; ``model=None`` ranks by ``item_counts`` (popularity)."""
+                 n_items: int, batch_size: int = 256, item_counts: np.ndarray | None = None,
+                 exclude_seen: bool = True) -> torch.Tensor:
+    """Ranks of ``targets`` for users ``rows``; ``model=None`` ranks by ``item_counts`` (popularity).
+    ``exclude_seen``: history items are removed from the candidates (a seen target is a miss), as
+    ``recommend`` does today; False ranks every item (the repeat-aware protocol)."""
     out = []
     rows = np.asarray(rows)
     order = np.argsort(store.lengths[rows], kind="stable")   # similar lengths together: less padding
@@ -61,7 +64,8 @@ def rank_targets(model: CoreModel | None, store: SequenceStore, rows: np.ndarray
             scores = pop[None].expand(len(r), n_items)
         else:
             scores = score_next(model, store, r, n_items)
-        ranks = target_ranks(scores, torch.as_tensor(targets[sel]), seen_matrix(store, r, n_items))
+        seen = seen_matrix(store, r, n_items) if exclude_seen else None
+        ranks = target_ranks(scores, torch.as_tensor(targets[sel]), seen)
         out.append((sel, ranks))
     ranks = torch.full((len(rows),), float("inf"))
     for sel, r in out:
@@ -113,3 +117,25 @@ def _as_core_model(model) -> CoreModel | None:
     from models.checkpoint import load_model
 
     return load_model(s)[0]
+
+
+def per_user_gains(ranks: torch.Tensor, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(NDCG@k, HR@k) of each user from ``rank_targets``'s ranks: the per-user values whose means are
+    ``models.metrics.ndcg`` / ``hit_rate``, for paired tests between models on the same users."""
+    r = torch.as_tensor(ranks, dtype=torch.float64)
+    hit = r <= k
+    gain = torch.where(hit, 1.0 / torch.log2(r.clamp(max=1e9) + 1.0), torch.zeros_like(r))
+    return gain.numpy(), hit.double().numpy()
+
+
+def load_logged_model(model_uri: str) -> tuple[CoreModel, list]:
+    """(CoreModel, item ids by item_idx) of a model logged by ``log_core_model``: the weights and the
+    vocabulary the pyfunc maps ids with, so a caller scoring in item_idx space can check they agree."""
+    import mlflow.pyfunc
+
+    wrapper = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    rec = getattr(wrapper, "rec", wrapper)
+    item_ids = getattr(wrapper, "item_ids", None) or getattr(rec, "item_ids", None)
+    if item_ids is None:
+        raise ValueError(f"{model_uri}: the logged model exposes no item vocabulary (item_ids)")
+    return wrapper.core, list(item_ids)

@@ -77,6 +77,8 @@ def validate(rules: dict) -> None:
             raise RulesError(f"tasks.{name}.non_inferiority_margin must be >= 0")
     if float(rules["segments"]["non_inferiority_margin"]) < 0:
         raise RulesError("segments.non_inferiority_margin must be >= 0")
+    if float(rules["infra"]["latency_budget_s"]) < 0 or int(rules["infra"]["batch_histories"]) < 1:
+        raise RulesError("infra.latency_budget_s must be >= 0 and infra.batch_histories >= 1")
     if int(rules["ratchet"]["last_n"]) < 0:
         raise RulesError("ratchet.last_n must be >= 0")
 
