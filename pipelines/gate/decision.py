@@ -130,8 +130,8 @@ def floor_result(name: str, task: TaskScores, rule: dict) -> RuleResult:
         detail = f"{task.metric} must exceed {task.baseline} {base:.4f} + {float(floor['min_lift'])}"
     else:
         threshold = max(base - float(floor.get("max_below", 0.0)), float(floor.get("min_value", -math.inf)))
-        ok = ours >= threshold
-        detail = (f"{task.metric} must reach max({task.baseline} {base:.4f} - {floor.get('max_below', 0.0)}, "
+        ok = ours > threshold
+        detail = (f"{task.metric} must exceed max({task.baseline} {base:.4f} - {floor.get('max_below', 0.0)}, "
                   f"{floor.get('min_value', '-inf')})")
     ok = bool(ok) and not math.isnan(ours)
     return RuleResult("floor", name, OVERALL, ok, True, estimate=ours, threshold=threshold, n=task.n,

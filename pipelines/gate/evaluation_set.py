@@ -1,7 +1,7 @@
 """The frozen evaluation set of one decision: built from the run's own shards, content-addressed.
 
 One row per evaluated user (every user with history before the cutoff, sampled above
-``max_eval_users``): the history lists as in the train shards, the next-item targets from the
+``max_eval_users``): the history lists (the holdout's for its users, the train shards' for the rest), the next-item targets from the
 holdout (``target_item_idx`` repeat-aware, ``target_new_item_idx`` seen-excluded), ``churned`` (no
 item event in the holdout days) and the segment columns. Written once under
 ``$COREBRAIN_HOME/evaluations/<sha256[:16]>/`` (``evaluation.parquet`` + ``items.parquet`` with the
@@ -81,7 +81,13 @@ def build_table(train: pa.Table, holdout: pa.Table, items: pa.Table, *, cutoff_t
     """The evaluation rows (pure: tables in, table out)."""
     seg = rules["segments"]
     cols = [c for c in HISTORY_COLUMNS if c in train.column_names]
-    train = train.select(cols).sort_by("user_id")
+    # the holdout's own history lists for its users (the evaluation contract), the train shards' for
+    # the rest (users with no item event after the cutoff: churn's positives)
+    in_holdout = pa.array(sorted(str(u) for u in holdout["user_id"].to_pylist()))
+    rest = train.select(cols).filter(pc.invert(pc.is_in(train["user_id"], value_set=in_holdout)))
+    hold_cols = [c for c in cols if c in holdout.column_names]
+    train = pa.concat_tables([rest.select(hold_cols), holdout.select(hold_cols).cast(rest.select(hold_cols).schema)])
+    train = train.sort_by("user_id")
     users = [str(u) for u in train["user_id"].to_pylist()]
     rows = _stable_sample(users, int(rules["max_eval_users"]))
     train = train.take(pa.array(rows, pa.int64()))

@@ -27,12 +27,7 @@ class Upstream:
 
 def plain(metadata) -> dict:
     """Dagster MetadataValue -> plain python values."""
-    out = {}
-    for key, value in (metadata or {}).items():
-        out[key] = getattr(value, "value", value)
-        if hasattr(value, "path"):
-            out[key] = value.path
-    return out
+    return {key: getattr(value, "value", value) for key, value in (metadata or {}).items()}
 
 
 def run_chain(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
