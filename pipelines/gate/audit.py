@@ -70,8 +70,8 @@ def write_row(lake: Path, home: Path, row: dict) -> Path:
     folder = audit_dir(lake)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = row["decided_at"].strftime("%Y%m%dT%H%M%S%f")
-    final = folder / f"{stamp}-{row['decision_id']}.parquet"
-    tmp = folder / f".tmp-{row['decision_id']}.parquet"
+    final = folder / f"row-{stamp}-{row['decision_id']}.parquet"
+    tmp = folder / f".tmp-{row['decision_id']}.partial"  # outside the view's glob until renamed
     pq.write_table(pa.Table.from_pylist([row], schema=SCHEMA), tmp)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
@@ -83,7 +83,7 @@ def write_row(lake: Path, home: Path, row: dict) -> Path:
 def ensure_view(lake: Path, home: Path) -> None:
     import duckdb
 
-    glob = str(audit_dir(lake) / "*.parquet").replace("'", "''")
+    glob = str(audit_dir(lake) / "row-*.parquet").replace("'", "''")
     with duckdb.connect(str(audit_db(home))) as con:
         con.execute(f"create or replace view {VIEW} as select * from read_parquet('{glob}', union_by_name = true)")
 
@@ -91,7 +91,7 @@ def ensure_view(lake: Path, home: Path) -> None:
 def read_rows(lake: Path) -> list[dict]:
     """Every complete row, oldest first (temporary files of an interrupted write are ignored)."""
     folder = audit_dir(lake)
-    files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.is_dir() else []
+    files = sorted(folder.glob("row-*.parquet")) if folder.is_dir() else []
     if not files:
         return []
     rows = pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in files]).to_pylist()
