@@ -74,7 +74,7 @@ class RuleResult:
             if not math.isnan(self.lower):
                 nums += f" [{self.lower:+.4f}, {self.upper:+.4f}]"
             if not math.isnan(self.threshold):
-                nums += f" vs {self.threshold:+.4f}"
+                nums += f" vs {self.threshold:.4f}" if self.rule in ("floor", "min_users") else f" vs {self.threshold:+.4f}"
         return f"{self.rule} {where}{' vs ' + self.compared_to if self.compared_to else ''}:{nums} n={self.n} {state}" + (
             f" ({self.detail})" if self.detail else "")
 
