@@ -94,3 +94,25 @@ def _as_core_model(model) -> CoreModel | None:
     from models.checkpoint import load_model
 
     return load_model(s)[0]
+
+
+def per_user_gains(ranks: torch.Tensor, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(NDCG@k, HR@k) of each user from ``rank_targets``'s ranks: the per-user values whose means are
+    ``models.metrics.ndcg`` / ``hit_rate``, for paired tests between models on the same users."""
+    r = torch.as_tensor(ranks, dtype=torch.float64)
+    hit = r <= k
+    gain = torch.where(hit, 1.0 / torch.log2(r.clamp(max=1e9) + 1.0), torch.zeros_like(r))
+    return gain.numpy(), hit.double().numpy()
+
+
+def load_logged_model(model_uri: str):
+    """(CoreReader, item ids by item_idx) of a model logged by ``log_core_model``: the model with the
+    vocabulary the pyfunc maps ids with (so a caller scoring in item_idx space can check they agree)
+    and its read-out settings (the churn read-out), exactly as the pyfunc serves it."""
+    import mlflow.pyfunc
+
+    wrapper = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    reader = getattr(wrapper, "reader", None)     # models.inference.CoreReader
+    if reader is None:
+        raise ValueError(f"{model_uri}: the logged model exposes no item vocabulary (no CoreReader)")
+    return reader, list(reader.item_ids)

@@ -146,12 +146,14 @@ def words_missing_from_tags(words: Sequence[str], tags: str | None) -> list[bool
 
 # ---- churn ---------------------------------------------------------------------------------------
 
-def raw_churn(reader: CoreReader, store, at_ts: int, horizon_days: float = 14) -> tuple[np.ndarray, np.ndarray]:
-    """(model's uncalibrated P(no event in H days) at ``at_ts``, days since the last event) per user;
-    a user with no known timestamp counts as just seen."""
-    p = churn_scores(reader.core, store, np.arange(store.n_users), int(at_ts), horizon_days, reader.batch_size)
-    known = store.extra["last_ts_known"] & (store.lengths > 0)
-    elapsed = np.where(known, np.maximum(at_ts - store.extra["last_ts"], 0), 0).astype(np.float64)
+def raw_churn(reader: CoreReader, store, at_ts: int, horizon_days: float = 14,
+              rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(model's uncalibrated P(no event in H days) at ``at_ts``, days since the last event) per user
+    (of ``rows``, default all); a user with no known timestamp counts as just seen."""
+    rows = np.arange(store.n_users) if rows is None else np.asarray(rows, dtype=np.int64)
+    p = churn_scores(reader.core, store, rows, int(at_ts), horizon_days, reader.batch_size)
+    known = store.extra["last_ts_known"][rows] & (store.lengths[rows] > 0)
+    elapsed = np.where(known, np.maximum(at_ts - store.extra["last_ts"][rows], 0), 0).astype(np.float64)
     return p.numpy(), elapsed / DAY
 
 
@@ -221,8 +223,13 @@ def churn(reader: CoreReader, histories: Sequence, at_ts: int, horizon_days: flo
     c log(1 + days since the last event) + b); ``{"kind":
     "recency", "rates"}`` is the documented fallback, P by days since the last event, used when the
     model did not beat recency on the training window's time split. Without one: the raw model."""
-    store = reader.encode(histories)
-    p, days = raw_churn(reader, store, int(at_ts), horizon_days)
+    return churn_from_store(reader, reader.encode(histories), at_ts, horizon_days)
+
+
+def churn_from_store(reader: CoreReader, store, at_ts: int, horizon_days: float = 14,
+                     rows: np.ndarray | None = None) -> np.ndarray:
+    """``churn`` on already tokenised histories (the gate and training pass shards' stores)."""
+    p, days = raw_churn(reader, store, int(at_ts), horizon_days, rows)
     how = reader.churn_readout or {}
     if how.get("kind") == "recency":
         return recency_probability(how["rates"], days)

@@ -1,16 +1,19 @@
 """Manual alias moves from the launchpad: ``promote`` a given version, ``rollback`` to the previous one.
 
-Both need a reason. Each move is audited three ways: tags on the model version it affects, a log
-line, and a materialisation of the ``champion`` asset (so the asset's history in the UI is the full
-list of who was champion when, and why), the same place the gate records its decisions.
+Both need a reason. Each move is audited: a row in the ``promotions`` audit table (kind ``forced``
+or ``rollback``, with who, why and the run), tags on the model version it affects, a log line, and
+a materialisation of the ``champion`` asset (so the asset's history in the UI is the full list of
+who was champion when, and why). Both run in pool ``gate``: never during a gate's alias move.
 """
 
 import datetime as dt
 
 import dagster as dg
 
+from pipelines.gate import audit
 from pipelines.gate.aliases import PREVIOUS_CHAMPION, promote, version_for_alias
 from pipelines.resources.mlflow_tracking import MlflowTracking
+from pipelines.settings import current_paths
 
 
 class PromoteConfig(dg.Config):
@@ -35,16 +38,25 @@ def _audit(context, client, name: str, version: str, action: str, reason: str, w
     for key, value in {f"manual.{action}.at": stamp, f"manual.{action}.reason": reason,
                        f"manual.{action}.by": who, f"manual.{action}.dagster_run_id": context.run_id}.items():
         client.set_model_version_tag(name, version, key, value)
-    context.log.info(f"{action}: champion {before or 'none'} -> {version} by {who}: {reason}")
+    paths = current_paths().ensure()
+    row = audit.new_row(kind="forced" if action == "promote" else "rollback",
+                        verdict="forced" if action == "promote" else "rollback", run_id=context.run_id,
+                        root_run_id=context.run.root_run_id or context.run_id, trigger=audit.trigger_of(context.run.tags),
+                        candidate=str(version), incumbent=before, champion_after=str(version), requested_by=who,
+                        reason=reason)
+    audit.write_row(paths.lake, paths.home, row)
+    context.log.info(f"{action}: champion {before or 'none'} -> {version} by {who}: {reason} "
+                     f"(audit row {row['decision_id']})")
     context.log_event(dg.AssetMaterialization(
         asset_key="champion",
         description=f"manual {action}",
         metadata={"decision": f"manual {action}", "reasons": reason, "requested_by": who,
-                  "champion_before": before or "none", "champion_after": version},
+                  "champion_before": before or "none", "champion_after": version,
+                  "audit_id": row["decision_id"]},
     ))
 
 
-@dg.op
+@dg.op(pool="gate")
 def promote_version(context: dg.OpExecutionContext, config: PromoteConfig, mlflow_tracking: MlflowTracking):
     _require_reason(config.reason)
     mlflow_tracking.activate()
@@ -54,7 +66,7 @@ def promote_version(context: dg.OpExecutionContext, config: PromoteConfig, mlflo
     _audit(context, client, name, config.version, "promote", config.reason, config.requested_by, before)
 
 
-@dg.op
+@dg.op(pool="gate")
 def rollback_champion(context: dg.OpExecutionContext, config: RollbackConfig, mlflow_tracking: MlflowTracking):
     _require_reason(config.reason)
     mlflow_tracking.activate()

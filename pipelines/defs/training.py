@@ -107,19 +107,36 @@ def git_sha() -> str:
         return "unknown"
 
 
-def upstream_shards_dir(context: dg.AssetExecutionContext) -> Path:
-    """The folder the latest ``training_shards`` materialisation wrote (its metadata), else the newest."""
+def upstream_shards_dir(context: dg.AssetExecutionContext) -> tuple[Path, str]:
+    """(folder, where it came from) of the shards THIS run's ``training_shards`` step wrote (or the run
+    it re-executes); only a run without that step (a standalone retrain) takes the latest
+    materialisation, and says so. A folder rewritten since (another run) is refused."""
+    from pipelines.gate.lineage import upstream_of
     from pipelines.shards import latest_shards_dir
 
-    event = context.instance.get_latest_materialization_event(dg.AssetKey("training_shards"))
-    if event is not None and event.asset_materialization is not None:
-        value = event.asset_materialization.metadata.get("shards_dir")
-        if value is not None and Path(value.value).is_dir():
-            return Path(value.value)
-    found = latest_shards_dir(current_paths())
-    if found is None:
+    found = upstream_of(context, dg.AssetKey("training_shards"))
+    if found is not None and found.metadata.get("shards_dir"):
+        folder = Path(str(found.metadata["shards_dir"]))
+        want = found.metadata.get("manifest_sha256")
+        manifest = folder / "manifest.json"
+        if not manifest.is_file():
+            raise dg.Failure(f"the shards {folder} written by {found.source} are gone: rerun training_shards")
+        # a standalone retrain takes the folder as it is now (an erasure rewrites shards in place)
+        if found.this_run and want and hashlib.sha256(manifest.read_bytes()).hexdigest() != want:
+            raise dg.Failure(f"the shards {folder} were rewritten after {found.source} wrote them (another run?): "
+                             "rerun this run's training_shards step, then core_model")
+        if not found.this_run:
+            context.log.warning(f"this run has no training_shards step: training on {folder} from {found.source}")
+        return folder, found.source
+    from pipelines.gate.lineage import allowed_fallback
+
+    if not allowed_fallback(context, dg.AssetKey("training_shards"), True):
+        raise dg.Failure("this run's training_shards step recorded no shards folder: rerun it")
+    folder = latest_shards_dir(current_paths())
+    if folder is None:
         raise dg.Failure("no training shards found: materialise training_shards first")
-    return found
+    context.log.warning(f"no training_shards materialisation anywhere: training on the newest folder {folder}")
+    return folder, "newest shards folder (no materialisation recorded)"
 
 
 def champion_checkpoint(client, name: str, context: dg.AssetExecutionContext | None = None) -> Path | None:
@@ -146,8 +163,10 @@ def champion_checkpoint(client, name: str, context: dg.AssetExecutionContext | N
 @dg.asset(
     deps=["training_shards"],
     group_name="training",
+    pool="training",  # one retrain at a time; the gate reads its version from this step's output
     kinds={"pytorch", "mlflow"},
-    description="Retrains the core behaviour model on the latest shards; registers it with alias `challenger`.",
+    description="Retrains the core behaviour model on the shards this run wrote; registers the version "
+                "(alias `challenger`) and hands it to the gate in this materialisation's metadata.",
 )
 def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflow_tracking: MlflowTracking,
                pipes_subprocess_client: dg.PipesSubprocessClient) -> dg.MaterializeResult:
@@ -156,7 +175,7 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
     from models.pyfunc import log_core_model
 
     paths = current_paths().ensure()
-    shards_dir = upstream_shards_dir(context)
+    shards_dir, shards_source = upstream_shards_dir(context)
     manifest_text = (shards_dir / "manifest.json").read_text()
     manifest = json.loads(manifest_text)
     out_dir = paths.training_runs / context.run.run_id
@@ -182,6 +201,7 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
         "git_sha": git_sha(),
         "warm_start": str(warm_start or "none"),
         "training_dir": str(out_dir),
+        "shards_source": shards_source,
     }
     with mlflow.start_run(run_name=f"core_model {manifest['window']['end']} {context.run.run_id[:8]}") as run:
         mlflow.set_tags(lineage)

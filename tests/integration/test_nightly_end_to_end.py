@@ -67,6 +67,19 @@ def shop(tmp_path_factory):
     mp.undo()
 
 
+def _audit_row(paths, decision_id):
+    from pipelines.gate.audit import read_rows
+
+    return next(r for r in read_rows(paths.lake) if r["decision_id"] == decision_id)
+
+
+def _gate_check(result):
+    found = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+             and e.event_specific_data.check_name == "passes_gate"]
+    assert len(found) == 1, "the gate check did not run"
+    return found[0]
+
+
 def _client(paths):
     import mlflow
 
@@ -79,8 +92,14 @@ def test_the_backfill_is_one_successful_run_that_ends_with_a_champion(shop):
     champion = version_for_alias(client, REGISTERED_MODEL_NAME, CHAMPION)
     challenger = version_for_alias(client, REGISTERED_MODEL_NAME, CHALLENGER)
     assert champion is not None and champion.version == challenger.version
-    assert champion.tags["gate.decision"] == "promoted"
-    assert float(champion.tags["gate.challenger.ndcg_at_10"]) > float(champion.tags["gate.popularity.ndcg_at_10"])
+    assert champion.tags["gate.decision"] == "pass"
+    row = _audit_row(shop["paths"], champion.tags["gate.audit_id"])
+    assert row["kind"] == "gate" and row["first_model"] and row["candidate_version"] == str(champion.version)
+    assert row["dagster_run_id"] == shop["result"].run_id == champion.tags["dagster_run_id"]
+    assert champion.tags["gate.evaluation_sha256"] == row["evaluation_sha256"] != ""
+    overall = {(s["model"], s["metric"]): s["value"] for s in row["scores"]
+               if s["task"] == "next_item" and s["segment"] == "overall"}
+    assert overall[("challenger", "ndcg@10")] > overall[("popularity", "ndcg@10")]
     # lineage: version -> run -> shards -> dbt manifest -> partitions
     for tag in ("dagster_run_id", "shards_manifest_sha256", "dbt_manifest_sha256", "window_end", "git_sha"):
         assert champion.tags.get(tag), tag
@@ -145,6 +164,12 @@ def _corrupt_shards(shards_dir) -> None:
     (shards_dir / "manifest.json").write_text(manifest_text(manifest))
 
 
+# floors that any model passes: what can still fail is the comparison with the champion, so this test
+# fails if that comparison is missing or broken (the old test passed on either rule)
+ONLY_THE_CHAMPION_COMPARISON = ("tasks: {next_item: {floor: {min_lift: -1.0}}, "
+                                "churn: {floor: {max_below: 1.0, min_value: 0.0}}}")
+
+
 def test_a_worse_challenger_leaves_the_champion_where_it_was(shop):
     paths, defs, instance = shop["paths"], shop["defs"], shop["instance"]
     client = _client(paths)
@@ -152,16 +177,33 @@ def test_a_worse_challenger_leaves_the_champion_where_it_was(shop):
     _corrupt_shards(sorted(paths.shards.iterdir())[-1])
 
     job = defs.resolve_implicit_global_asset_job_def()
-    config = {"ops": {"core_model": {"config": {"epochs": 4, "warm_start_from_champion": False}}}}
+    config = {"ops": {"core_model": {"config": {"epochs": 4, "warm_start_from_champion": False}},
+                      "core_model_passes_gate": {"config": {"rules_override": ONLY_THE_CHAMPION_COMPARISON}}}}
     result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False,
                                     asset_selection=[dg.AssetKey("core_model"), dg.AssetKey("champion")])
-    assert result.success
+    assert not result.success  # the blocking gate check stopped the run before the alias move
+    check = _gate_check(result)
+    assert not check.passed
+    failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert failed == {"core_model_passes_gate"}
+    assert not [m for m in result.get_asset_materialization_events()
+                if m.event_specific_data.materialization.asset_key == dg.AssetKey("champion")]
+
     challenger = version_for_alias(client, REGISTERED_MODEL_NAME, CHALLENGER)
     after = version_for_alias(client, REGISTERED_MODEL_NAME, CHAMPION)
     assert challenger.version != before.version
     assert after.version == before.version
-    assert challenger.tags["gate.decision"] == "rejected"
-    assert "WORSE" in challenger.tags["gate.reasons"] or "<=" in challenger.tags["gate.reasons"]
+    assert challenger.tags["gate.decision"] == "fail"
+    row = _audit_row(paths, challenger.tags["gate.audit_id"])
+    assert row["incumbent_version"] == str(before.version) and row["champion_after"] == str(before.version)
+    assert row["candidate_version"] == str(challenger.version) and row["dagster_run_id"] == result.run_id
+    failed_rules = {(r["rule"], r["task"], r["segment"]) for r in row["results"] if r["gated"] and not r["passed"]}
+    assert ("non_inferiority", "next_item", "overall") in failed_rules, row["failed_rules"]
+    assert {rule for rule, _, _ in failed_rules} <= {"non_inferiority", "min_improvement"}, row["failed_rules"]
+    ni = next(r for r in row["results"] if (r["rule"], r["task"], r["segment"]) == ("non_inferiority", "next_item", "overall"))
+    assert ni["estimate"] < 0 and ni["lower"] < ni["threshold"]  # its interval reaches below -margin
+    mlflow_run = client.get_run(challenger.run_id)
+    assert "gate/next_item/non_inferiority/lower" in mlflow_run.data.metrics
 
 
 def test_after_an_erasure_the_next_model_starts_cold_on_shards_without_the_user(shop):
@@ -176,9 +218,9 @@ def test_after_an_erasure_the_next_model_starts_cold_on_shards_without_the_user(
     assert erased.success
 
     job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                    run_config={"ops": {"core_model": {"config": {"epochs": 1}}}},
-                                    asset_selection=[dg.AssetKey("core_model")])
+    retrain_only = job.get_subset(asset_selection={dg.AssetKey("core_model")}, asset_check_selection=set())
+    result = retrain_only.execute_in_process(instance=instance, raise_on_error=False,
+                                             run_config={"ops": {"core_model": {"config": {"epochs": 1}}}})
     assert result.success
     client = _client(paths)
     newest = version_for_alias(client, REGISTERED_MODEL_NAME, CHALLENGER)

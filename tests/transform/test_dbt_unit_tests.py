@@ -38,9 +38,9 @@ def test_empty_lake_builds_then_dbt_unit_tests_pass(corebrain_home):
 
     tested = _dbt("test", "--select", "test_type:unit", target=target)
     assert tested.returncode == 0, tested.stdout[-3000:]
-    assert "PASS=5 " in tested.stdout
+    assert "PASS=6 " in tested.stdout
     for name in ("item_vocab_appends_new_items_and_keeps_old_ids",
                  "item_vocab_first_build_numbers_by_first_seen_then_id",
-                 "holdout_target_is_first_item_event_after_cutoff",
+                 "holdout_target_is_first_item_event_after_cutoff", "holdout_new_item_target_skips_repeats",
                  "training_window_ends_at_latest_event_day", "training_window_explicit_end"):
         assert name in tested.stdout
