@@ -158,7 +158,8 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--name", default=None)
     ap.add_argument("--variants", default="before,new",
-                    help="comma list of: before (defaults before issue 9), new (today's), new_churn (+ gap weights 1)")
+                    help="comma list of: before (defaults before issue 9), fixed_dropout (today's without auto dropout), "
+                         "new (today's), new_churn (+ gap weights 1)")
     ap.add_argument("--keep", default=None, help="folder to keep the home in (default: a temp folder)")
     args = ap.parse_args(argv)
     name = args.name or (f"shop{args.users}" + ("_sparse" if args.sparse else ""))
@@ -179,8 +180,9 @@ def main(argv=None) -> int:
     from models.inference import CoreReader
     from pipelines.quality import score_readouts
 
-    variants = {"before": {"tie_items": False, "crop": "last", "select_on_all_tasks": False},
-                "new": {}, "new_churn": {"gap_loss_weight": 1.0, "censored_gap_weight": 1.0}}
+    variants = {"before": {"tie_items": False, "crop": "last", "select_on_all_tasks": False, "auto_dropout": False},
+                "fixed_dropout": {"auto_dropout": False}, "new": {},
+                "new_churn": {"gap_loss_weight": 1.0, "censored_gap_weight": 1.0}}
     variants = {k: variants[k] for k in args.variants.split(",")}
     results = {"name": name, "users": users, "items": args.items, "seed": args.seed, "variants": {}}
     for variant, overrides in variants.items():

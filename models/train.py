@@ -73,6 +73,7 @@ class TrainConfig:
     select_weights: dict | None = None  # epoch choice on several tasks: models/selection.py (ALL_TASKS)
     exclude_seen: bool = True        # validation ranks as recommend(exclude_seen=...) serves
     churn_horizon_days: float = 14.0  # churn validation / calibration horizon (a gap-bucket edge)
+    auto_dropout: bool = False       # dropout from the data's density (dropout_for_density), not ``dropout``
     val_max_users: int | None = None
     eval_batch_size: int = 256
     warm_start: str | None = None    # a previous version's best.pt / out_dir
@@ -120,6 +121,15 @@ class TrainResult:
     stopped_early: bool
     history: list = field(default_factory=list)
     train_stats: dict = field(default_factory=dict)
+
+
+# the documented grid: sparse catalogues (few events per item) need more regularisation
+DENSITY_DROPOUT = ((20.0, 0.5), (60.0, 0.35), (float("inf"), 0.2))
+
+
+def dropout_for_density(events_per_item: float) -> float:
+    """Dropout for a catalogue with ``events_per_item`` training item events per item (DENSITY_DROPOUT)."""
+    return next(d for limit, d in DENSITY_DROPOUT if events_per_item < limit)
 
 
 # ---- distributed ---------------------------------------------------------------------------------
@@ -312,6 +322,10 @@ def train(config: TrainConfig | dict) -> TrainResult:
                    if churn_obs_end is not None and "churn_auc" in weights else None)
     words, word_counts = query_vocabulary(full)
     torch.manual_seed(cfg.seed)
+    if cfg.auto_dropout:
+        per_item = float(_all_reduce(torch.tensor(float((store.items > 0).sum()))).item()) / max(n_items, 1)
+        cfg = TrainConfig(**{**asdict(cfg), "dropout": dropout_for_density(per_item), "auto_dropout": False})
+        log(f"auto dropout: {per_item:.0f} item events per item -> dropout {cfg.dropout}")
     mcfg = cfg.model_config(n_items)
     model = CoreModel(mcfg)
     start_epoch, step, best, best_epoch, bad_epochs, history = 0, 0, float("-inf"), -1, 0, []

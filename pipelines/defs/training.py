@@ -43,6 +43,9 @@ class CoreModelConfig(dg.Config):
     tie_items: bool = True
     crop: str = "windows"
     patience: int = 3
+    # dropout from the data's density (models.train.DENSITY_DROPOUT), so a sparse catalogue and a dense
+    # one both get a model near their best; false: ``dropout`` as given
+    auto_dropout: bool = True
     gap_loss_weight: float = 0.1      # the time-gap head (churn) beside the next-item loss
     censored_gap_weight: float = 0.0  # right-censored last gaps (models/churn.py); = gap_loss_weight: exact likelihood
     # the epoch is chosen on every task (models/selection.py ALL_TASKS): next item, search, churn
@@ -75,6 +78,7 @@ def train_config(config: CoreModelConfig, shards_dir: Path, out_dir: Path, warm_
         "tie_items": config.tie_items,
         "crop": config.crop,
         "patience": config.patience,
+        "auto_dropout": config.auto_dropout,
         "gap_loss_weight": config.gap_loss_weight,
         "censored_gap_weight": config.censored_gap_weight,
         "exclude_seen": config.exclude_seen,

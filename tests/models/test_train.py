@@ -201,3 +201,13 @@ def test_old_champion_scores_a_holdout_with_a_grown_vocabulary(tmp_path):
     v2 = write_shards(tmp_path / "v2", n_items=30, extra_items=5, seed=1)
     ev = evaluate_holdout(old.best_path, v2)
     assert ev["n"] == 60 and ev["hr@10"] > ev["pop_hr@10"]
+
+
+def test_auto_dropout_follows_the_density_grid(shards, tmp_path):
+    from models.checkpoint import load_checkpoint
+    from models.train import dropout_for_density
+
+    assert [dropout_for_density(x) for x in (1, 19.9, 20, 59, 60, 10_000)] == [0.5, 0.5, 0.35, 0.35, 0.2, 0.2]
+    res = train(tiny_config(shards, tmp_path / "auto", epochs=1, auto_dropout=True, dropout=0.0))
+    # the walk shards: 60 users x 11 training item events over 30 items = 22 per item -> 0.35
+    assert load_checkpoint(res.best_path)["model_config"]["dropout"] == 0.35
