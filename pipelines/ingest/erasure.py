@@ -13,7 +13,8 @@ it (:mod:`pipelines.ingest.erasure_formats`). Places:
   lists a rewritten file gets its ``rows`` and ``sha256`` updated;
 - ``other``: any other Parquet file under ``$COREBRAIN_HOME`` with a ``user_id`` column, and JSON /
   JSON Lines / CSV files in the MLflow artifact store (logged input examples, tables);
-- temp files a killed writer left (``.<name>.tmp-<pid>``, ``shards/.tmp-*`` / ``.old-*``): deleted;
+- temp files a killed writer left (``.<name>.tmp-<pid>``, an ingest's DuckDB spill folder
+  ``tmp/ingest-<pid>``, ``shards/.tmp-*`` / ``.old-*``): deleted;
 - the DuckDB warehouse: ``DELETE`` from every base table with a ``user_id`` column.
 
 Each returns counts of rows removed per file or table; a file without those users is not rewritten.
@@ -25,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -171,6 +173,12 @@ def sweep_temp_files(paths: CorebrainPaths, places: Iterable[str]) -> dict[str, 
         if path.is_file() and TEMP_FILE.match(path.name):
             path.unlink(missing_ok=True)
             removed[rel.as_posix()] = 1
+    if "other" in wanted:
+        # DuckDB spill folders of an ingest session (``$COREBRAIN_HOME/tmp/ingest-<pid>``): staged rows
+        for folder in sorted((paths.home / "tmp").glob("ingest-*")):
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
+                removed[folder.relative_to(paths.home).as_posix()] = 1
     if "shards" in wanted:
         # the shards writer's own sweep: staging folders go, a folder a kill left swapped out is put
         # back (and then erased like the others)

@@ -210,9 +210,14 @@ def test_temp_files_left_by_killed_writers_are_swept(corebrain_home):
     collector_file = day_folder(corebrain_home) / ".upload-in-progress.jsonl.part"
     collector_file.write_text('{"user_id": "bob"}\n')
 
+    spill = corebrain_home.home / "tmp" / "ingest-12345"          # a killed ingest's DuckDB spill folder
+    spill.mkdir(parents=True)
+    (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"alice's staged rows")
+
     first = erase_from_files(corebrain_home, ["alice"], places=("landing", "lake", "quarantine", "other"))
-    assert not leftover.exists() and staging.exists()   # the shards step sweeps the shards
-    assert first["temp_files"] == {"lake/events/date=2026-01-10/.landed=2026-01-10.parquet.tmp-12345": 1}
+    assert not leftover.exists() and not spill.exists() and staging.exists()   # shards: the shards step
+    assert first["temp_files"] == {"lake/events/date=2026-01-10/.landed=2026-01-10.parquet.tmp-12345": 1,
+                                   "tmp/ingest-12345": 1}
     second = erase_from_files(corebrain_home, ["alice"], places=("shards",))
     assert not staging.exists() and second["temp_files"] == {"shards/.tmp-2026-01-10-abcd1234": 1}
     assert collector_file.exists()   # not ours: a collector's upload is left alone
