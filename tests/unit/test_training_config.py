@@ -17,7 +17,7 @@ def test_defaults_are_the_measured_best_and_select_on_every_task():
     tc = TrainConfig.from_dict(train_config(CoreModelConfig(), Path("/s"), Path("/o"), Path("/champ/best.pt")))
     assert tc.tie_items and tc.crop == "windows" and tc.warm_start == "/champ/best.pt"
     assert tc.select_weights == {"ndcg@10": 1.0, "search_ndcg@10": 0.5, "churn_auc": 0.25}
-    assert tc.exclude_seen is True and tc.patience == 3 and tc.auto_dropout is True
+    assert tc.exclude_seen is True and tc.patience == 3 and tc.auto_dropout is False
     off = TrainConfig.from_dict(train_config(CoreModelConfig(select_on_all_tasks=False, tie_items=False, crop="last"),
                                              Path("/s"), Path("/o"), None))
     assert off.select_weights is None and not off.tie_items and off.crop == "last"
