@@ -183,7 +183,8 @@ def decide(tasks: dict[str, TaskScores], rules: dict, *, has_incumbent: bool, ha
         n = tasks[primary].n
         need = int(rules["min_eval_users"])
         results.append(RuleResult("min_users", primary, OVERALL, n >= need, True, float(n), threshold=float(need),
-                                  n=n, detail=f"at least {need} users with a target"))
+                                  n=n, detail=f"at least {need} users with a target; a shop where most next items are "
+                                  "repeats may want tasks.next_item.exclude_seen: false"))
     for name, task in tasks.items():
         rule = rules["tasks"][name]
         if task.n == 0 or (task.kind == "auc" and (task.labels is None or len(set(task.labels.tolist())) < 2)):
