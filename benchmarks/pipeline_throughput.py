@@ -267,6 +267,8 @@ def summarise(sim: dict, pipe: dict, bare: dict) -> dict:
             "bare DuckDB floor (same chain, one process)": {"seconds": bare["wall_s"],
                                                            "events_per_s": rate(n, bare["wall_s"])},
         },
+        "end_to_end_over_floor": round(pipe["wall_s"] / bare["wall_s"], 2) if bare["wall_s"] else None,
+        "ingest_over_floor": round((steps.get("raw_events") or 0) / bare["wall_s"], 2) if bare["wall_s"] else None,
         "dbt_over_floor": round(dbt_s / bare["wall_s"], 2) if bare["wall_s"] else None,
         "chain_models_over_floor": round(chain_s / bare["wall_s"], 2) if bare["wall_s"] else None,
         "counts_match": pipe["counts"] == bare["counts"],
@@ -283,7 +285,9 @@ def markdown(result: dict) -> str:
         secs = f"{row['seconds']:.1f}" if row["seconds"] is not None else "-"
         ev = f"{row['events_per_s']:,}" if row["events_per_s"] is not None else "-"
         lines.append(f"| {name} | {secs} | {ev} |")
-    lines += ["", f"dbt (both assets) / floor: {s['dbt_over_floor']}x; dbt chain models / floor: "
+    lines += ["", f"end to end (the whole run's wall time) / floor: {s['end_to_end_over_floor']}x; ingest / floor: "
+              f"{s['ingest_over_floor']}x",
+              f"dbt (both assets) / floor: {s['dbt_over_floor']}x; dbt chain models / floor: "
               f"{s['chain_models_over_floor']}x; warehouse counts equal to the floor's: {s['counts_match']}",
               f"peak RSS: pipeline Python {pipe['peak_rss']['python_mb']:,.0f} MB, dbt subprocess "
               f"{pipe['peak_rss']['subprocess_mb']:,.0f} MB; bare DuckDB {bare['peak_rss']['python_mb']:,.0f} MB",

@@ -60,6 +60,23 @@ def vars_arg(dbt_vars: Mapping[str, Any]) -> str:
     return json.dumps(dict(dbt_vars), sort_keys=True, separators=(",", ":"))
 
 
+WINDOW_VARS: tuple[str, ...] = ("min_date", "max_date", "window_days", "holdout_days", "window_end")
+ENV_PREFIX = "COREBRAIN_DBT_"
+
+
+def env_for_vars(dbt_vars: Mapping[str, Any] | None) -> dict[str, str]:
+    """The window as environment variables ``COREBRAIN_DBT_<NAME>`` (read by the ``window_var``
+    macro). Every name is set, unset ones to '', so a value left from an earlier run never leaks in.
+    Unlike ``--vars`` (any change re-parses the whole project), a changed env var re-parses only
+    the files that read it: dbt's partial parsing survives a new partition window."""
+    dbt_vars = dict(dbt_vars or {})
+    unknown = sorted(set(dbt_vars) - set(WINDOW_VARS))
+    if unknown:
+        raise ValueError(f"not window vars: {unknown} (pass them with --vars)")
+    return {ENV_PREFIX + name.upper(): "" if dbt_vars.get(name) is None else str(dbt_vars[name])
+            for name in WINDOW_VARS}
+
+
 def build_args(dbt_vars: Mapping[str, Any] | None = None, *, full_refresh: bool = False,
                extra: Sequence[str] = ()) -> list[str]:
     """``dbt build`` with vars; unit tests are left to CI (``dbt test --select test_type:unit``)."""

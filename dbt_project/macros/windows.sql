@@ -1,8 +1,20 @@
-{#- Partition windows passed by Dagster as vars (pipelines/dbt_args.py builds them). -#}
+{#- Partition windows and the training window. Dagster passes them as environment variables
+    COREBRAIN_DBT_<NAME> (pipelines/dbt_args.py: env_for_vars), not as --vars: dbt re-parses the whole
+    project whenever --vars change, but only the files that read a changed env var. `--vars` still
+    works for a run by hand and wins over the environment. -#}
+
+{% macro window_var(name, default=none) -%}
+  {%- set value = var(name, none) -%}
+  {%- if value is none or (value | string) == '' -%}
+    {%- set value = env_var('COREBRAIN_DBT_' ~ (name | upper), '') -%}
+  {%- endif -%}
+  {{ return(default if value is none or (value | string) == '' else value) }}
+{%- endmacro %}
+
 
 {% macro partition_filter(column) -%}
-  {%- set min_date = var('min_date', none) -%}
-  {%- set max_date = var('max_date', none) -%}
+  {%- set min_date = window_var('min_date') -%}
+  {%- set max_date = window_var('max_date') -%}
   {%- if min_date and max_date and (min_date | string) > (max_date | string) -%}
     {{ exceptions.raise_compiler_error("partition window: min_date " ~ min_date ~ " is after max_date " ~ max_date) }}
   {%- endif -%}
@@ -20,11 +32,11 @@
 
 {% macro training_window_vars() -%}
   {#- validated (window_days, holdout_days, window_end) -#}
-  {%- set window_days = var('window_days', 30) | int -%}
-  {%- set holdout_days = var('holdout_days', 1) | int -%}
+  {%- set window_days = window_var('window_days', 30) | int -%}
+  {%- set holdout_days = window_var('holdout_days', 1) | int -%}
   {%- if window_days < 2 or holdout_days < 1 or holdout_days >= window_days -%}
     {{ exceptions.raise_compiler_error("training window: need window_days >= 2 and 1 <= holdout_days < window_days, got "
        ~ window_days ~ " / " ~ holdout_days) }}
   {%- endif -%}
-  {{ return((window_days, holdout_days, var('window_end', none))) }}
+  {{ return((window_days, holdout_days, window_var('window_end'))) }}
 {%- endmacro %}

@@ -12,6 +12,7 @@ tests are not run here (``dbt test --select test_type:unit`` in CI/tests). Each 
 ``target/<op>-<run>-<hash>`` folder is removed when the run ends (dbt's messages are in the event log).
 """
 
+import os
 import shutil
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from pipelines.dbt_args import build_args, partition_vars, training_vars
+from pipelines.dbt_args import build_args, env_for_vars, partition_vars, training_vars
 from pipelines.dbt_project import dbt_executable, dbt_project, ensure_manifest
 from pipelines.defs.ingest import rebuild_on_upstream_change
 from pipelines.defs.partitions import daily_partitions
@@ -63,10 +64,14 @@ class TrainingWindowConfig(dg.Config):
     window_end: str | None = None  # YYYY-MM-DD; default: the latest event day
 
 
-def _stream(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionContext) -> Iterator[Any]:
+def _stream(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionContext,
+            dbt_vars: Mapping[str, Any] | None = None) -> Iterator[Any]:
     # dbt reads COREBRAIN_LAKE / COREBRAIN_WAREHOUSE: derive them from COREBRAIN_HOME here too, so
     # dbt writes the same warehouse that training_shards reads, whoever loaded this module
     prepare_environment()
+    # the window goes as COREBRAIN_DBT_* env vars, not --vars, so dbt's partial parsing survives
+    # (dagster-dbt hands dbt a copy of this process's environment)
+    os.environ.update(env_for_vars(dbt_vars))
     invocation = dbt.cli(args, context=context)
     try:
         yield from invocation.stream()
@@ -96,7 +101,7 @@ def dbt_partitioned(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     window = context.partition_time_window
     dbt_vars = partition_vars(window.start, window.end)
     context.log.info(f"dbt partition window {dbt_vars['min_date']} .. {dbt_vars['max_date']}")
-    yield from _stream(dbt, build_args(dbt_vars), context)
+    yield from _stream(dbt, build_args(), context, dbt_vars)
 
 
 @dbt_assets(
@@ -109,7 +114,7 @@ def dbt_partitioned(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 )
 def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: TrainingWindowConfig):
     dbt_vars = training_vars(config.window_days, config.holdout_days, config.window_end)
-    yield from _stream(dbt, build_args(dbt_vars), context)
+    yield from _stream(dbt, build_args(), context, dbt_vars)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -109,3 +109,23 @@ def test_day_without_landing_folder_writes_an_empty_quarantine(corebrain_home):
     report = ingest_landing_day(corebrain_home, DAY, SETTINGS)
     assert not report.landing_folder_found and report.rows_read == 0
     assert read_quarantine(corebrain_home) == []
+
+
+def test_event_redelivered_a_week_later_is_quarantined_not_accepted_twice(corebrain_home):
+    """Same event_id a week later (same ts, or a corrected ts on another day): the first landing day
+    wins, the re-delivery is DUPLICATE_EVENT_ID and never reaches the lake (so never fct_events) twice."""
+    from datetime import timedelta
+
+    week_later = DAY + timedelta(days=7)
+    write_jsonl(corebrain_home, "a.jsonl", [event("e1"), event("e2")])
+    days = [DAY + timedelta(days=k) for k in range(8)]
+    for day in days[1:-1]:
+        write_jsonl(corebrain_home, "x.jsonl", good_events(2, prefix=f"d{day.day}-", day=day), day=day)
+    write_csv(corebrain_home, "b.csv", [event("e1"), event("e2", ts=f"{week_later.isoformat()}T09:00:00"),
+                                        event("e3", ts=f"{week_later.isoformat()}T10:00:00")], day=week_later)
+    reports = ingest_landing_days(corebrain_home, days, SETTINGS)
+    assert reports[-1].reasons == {reasons.DUPLICATE_EVENT_ID: 2}
+    quarantine = read_quarantine(corebrain_home, week_later)
+    assert all("earlier landing day: events/date=2026-01-10/a.jsonl" in q["detail"] for q in quarantine)
+    ids = [e["event_id"] for e in read_events(corebrain_home)]
+    assert ids.count("e1") == ids.count("e2") == 1 and "e3" in ids

@@ -51,3 +51,18 @@ def test_build_args_excludes_unit_tests_and_passes_sorted_json_vars():
     assert "--full-refresh" in build_args({}, full_refresh=True)
     assert "--vars" not in build_args(None)
     assert build_args({}, extra=["--fail-fast"])[-1] == "--fail-fast"
+
+
+def test_env_for_vars_sets_every_window_name():
+    """The window as COREBRAIN_DBT_* env vars (partial parsing survives, unlike --vars); every name
+    is set, unset ones to '', so a value from an earlier invocation never leaks into the next."""
+    from pipelines.dbt_args import env_for_vars
+
+    env = env_for_vars(partition_vars("2026-01-01", "2026-01-03"))
+    assert env == {"COREBRAIN_DBT_MIN_DATE": "2026-01-01", "COREBRAIN_DBT_MAX_DATE": "2026-01-02",
+                   "COREBRAIN_DBT_WINDOW_DAYS": "", "COREBRAIN_DBT_HOLDOUT_DAYS": "", "COREBRAIN_DBT_WINDOW_END": ""}
+    env = env_for_vars(training_vars(7, 2))
+    assert (env["COREBRAIN_DBT_WINDOW_DAYS"], env["COREBRAIN_DBT_HOLDOUT_DAYS"], env["COREBRAIN_DBT_MIN_DATE"]) == (
+        "7", "2", "")
+    with pytest.raises(ValueError):
+        env_for_vars({"something_else": 1})
