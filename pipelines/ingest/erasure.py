@@ -34,6 +34,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.consumers.store import consumers_root
 from pipelines.ingest.erasure_formats import (
     Removal,
     erase_csv_bytes,
@@ -44,7 +45,6 @@ from pipelines.ingest.erasure_formats import (
     owned_rows,
 )
 from pipelines.ingest.erasure_match import IdMatcher, token_pattern
-from pipelines.consumers.store import consumers_root
 from pipelines.ingest.lake import write_parquet_atomic
 from pipelines.settings import CorebrainPaths
 from pipelines.shards.manifest import manifest_text, sha256_file

@@ -107,6 +107,7 @@ def test_the_nightly_run_builds_every_consumer_from_its_champion(world):
     mats = _mats(world["nightly"])
     for name in store.TABLES:
         assert mats[name]["model_version"] == version and mats[name]["skipped"] is False, mats[name]
+        print(f"consumer {name}: {mats[name]['rows']} rows in {mats[name]['build_seconds']} s")
         table = _table(world, name)
         assert table.num_rows > 0, name
         assert set(table.column("model_version").to_pylist()) == {version}, name
