@@ -68,3 +68,15 @@ def test_a_failed_swap_leaves_the_previous_table_and_no_temp_file(tmp_path, monk
         store.write_swap(store.stamp(pa.table({"x": [9]}), "2", "run-b"), path)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == ["t.parquet"]
+
+
+def test_the_demo_summary_names_each_tables_version_and_missing_ones(tmp_path):
+    from pipelines.consumers.summary import summary_lines
+
+    lake = tmp_path / "lake"
+    store.write_swap(store.stamp(pa.table({"user_id": ["a", "b"], "churn_probability": [0.25, 0.5]}), "7", "r"),
+                     store.table_path(lake, "churn_scores"))
+    lines = summary_lines(lake, rows=1)
+    churn = next(i for i, line in enumerate(lines) if line.startswith("churn_scores:"))
+    assert "2 rows from v7" in lines[churn] and lines[churn + 1].strip() == "user_id=a, churn_probability=0.250"
+    assert any(line.startswith("recommendations: not built") for line in lines)
