@@ -1,6 +1,6 @@
 """The Dagster code location: composes the stages in ``pipelines/defs`` and the shared resources.
 
-landing -> raw_events -> dbt (staging, fct_events, marts) -> training_shards -> core_model -> champion
+landing -> raw_events -> dbt (staging, fct_events, marts) -> training_shards -> core_model -> champion -> consumers
 """
 
 import os  # noqa: I001 - the environment must be prepared before dagster is imported
@@ -15,6 +15,7 @@ require_single_writer_pool(os.environ["DAGSTER_HOME"])
 import dagster as dg  # noqa: E402
 
 from pipelines.defs import (  # noqa: E402
+    consumers,
     erasure,
     gate,
     ingest,
@@ -47,5 +48,6 @@ defs = dg.Definitions.merge(
     sensors.defs,
     erasure.defs,
     promotion.defs,
+    consumers.defs,
     shared_resources(),
 )

@@ -103,7 +103,16 @@ def run_demo(days: int = 30, users: int = 600, items: int = 300, seed: int = 7,
     print(f"\npipeline wall time: {time.perf_counter() - wall:.0f} s")
     _print_champion(paths)
     _print_readouts(paths)
+    _print_consumers(paths)
     return 0 if ok else 1
+
+
+def _print_consumers(paths) -> None:
+    from pipelines.consumers.summary import summary_lines
+
+    print("\nconsumer tables (docs/consumers.md), each from one champion version:")
+    for line in summary_lines(paths.lake):
+        print(f"   {line}")
 
 
 def _print_readouts(paths) -> None:

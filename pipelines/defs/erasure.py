@@ -10,8 +10,9 @@ Steps, each in the pool that serialises it with whatever could write the same da
 
 1. landing, lake, quarantine and other files, in pool ``ingest`` (as ``raw_events``), so an ingest
    that read a landing file before the erasure cannot write its rows to the lake after it;
-2. the warehouse and then the training shards, in pool ``duckdb`` (as dbt and ``training_shards``),
-   so shards are never rebuilt from a warehouse that still holds the users;
+2. the warehouse, then the training shards and the consumer tables, in pool ``duckdb`` (as dbt,
+   ``training_shards`` and ``consumer_tables``), so shards are never rebuilt from a warehouse that
+   still holds the users, nor consumer tables from shards that do;
 3. one line appended to ``lake/erasure_log.jsonl`` (when, who, why, sha256 of each id, rows removed
    per place). Rerunning it is harmless (removes 0 rows). The model holds no per-user parameters, so the
 next retrain on the erased shards has never seen them.
@@ -63,22 +64,23 @@ def erase_user_files(context: dg.OpExecutionContext, config: ErasureRequest) -> 
 
 
 @dg.op(pool="duckdb", description="DELETE the users from every warehouse table with a user_id column, "
-                                  "then rewrite the training shards and their manifests.")
+                                  "then rewrite the training shards (and manifests) and consumer tables.")
 def erase_user_warehouse(context: dg.OpExecutionContext, request: dict) -> dict:
     warehouse = Path(os.environ.get("COREBRAIN_WAREHOUSE") or current_paths().warehouse)
     tables = erase_from_warehouse(warehouse, request["user_ids"])
     context.log.info(f"erased from warehouse tables: {tables}")
     paths = current_paths()
-    shards = erase_from_files(paths, request["user_ids"], places=("shards",))
+    shards = erase_from_files(paths, request["user_ids"], places=("shards", "consumers"))
     context.log.info(f"erased from shards: {shards}")
     # every shards folder is now clean of these users: a model trained on it may seed a warm start
     generation = erasure_generation(paths.lake / ERASURE_LOG) + 1
     stamped = stamp_erasure_generation(paths.shards, generation)
     context.log.info(f"shards manifests stamped with erasure generation {generation}: {len(stamped)}")
-    files = {**request["files"], "shards": shards["shards"],
+    files = {**request["files"], "shards": shards["shards"], "consumers": shards["consumers"],
              "manifests": {**request["files"].get("manifests", {}), **shards["manifests"]},
              **{key: {**request["files"].get(key, {}), **shards[key]} for key in REPORT_KEYS}}
-    removed = {**request["removed"], "shards": sum(shards["shards"].values()), "warehouse": sum(tables.values())}
+    removed = {**request["removed"], "shards": sum(shards["shards"].values()),
+               "consumers": sum(shards["consumers"].values()), "warehouse": sum(tables.values())}
     return {**request, "files": files, "warehouse": tables, "removed": removed}
 
 

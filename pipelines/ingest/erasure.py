@@ -7,7 +7,9 @@ it (:mod:`pipelines.ingest.erasure_formats`). Places:
 
 - landing files (Parquet, JSON Lines, JSON arrays, CSV), so that no rerun or backfill ever brings
   the rows back;
-- the lake: every Parquet file with a ``user_id`` column (events, consumers' batch tables, ...);
+- the lake: every Parquet file with a ``user_id`` column (events, ...);
+- ``consumers``: the consumer tables under ``lake/consumers`` (their own place, so the erasure job
+  can sweep them in pool ``duckdb``, where consumer batches write them);
 - the quarantine: rows whose ``user_id`` matches; rows without one by their ``raw`` text;
 - training shards: Parquet files with ``user_id`` are rewritten and every ``manifest.json`` that
   lists a rewritten file gets its ``rows`` and ``sha256`` updated;
@@ -34,6 +36,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.consumers.store import consumers_root
 from pipelines.ingest.erasure_formats import (
     Removal,
     erase_csv_bytes,
@@ -127,7 +130,7 @@ def refresh_manifests(root: Path, rewritten: set[Path]) -> list[str]:
     return updated
 
 
-ALL_PLACES = ("landing", "lake", "quarantine", "shards", "other")
+ALL_PLACES = ("landing", "lake", "quarantine", "shards", "consumers", "other")
 # report keys beside the places: lines removed by the "contains the id" rule, files deleted as
 # leftovers of killed writers, files that could not be read (so could not be erased: act on them)
 REPORT_KEYS = ("unparsed", "temp_files", "unreadable")
@@ -138,6 +141,8 @@ def _place(paths: CorebrainPaths, path: Path) -> str:
         return "landing"
     if path.is_relative_to(paths.lake_quarantine):
         return "quarantine"
+    if path.is_relative_to(consumers_root(paths.lake)):
+        return "consumers"
     if path.is_relative_to(paths.lake):
         return "lake"
     if path.is_relative_to(paths.shards):

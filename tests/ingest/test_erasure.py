@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.consumers import store
 from pipelines.defs.erasure import erase_users
 from pipelines.ingest.contract import IngestSettings
 from pipelines.ingest.day import ingest_landing_day
@@ -47,6 +48,11 @@ def _build_world(paths):
         con.execute("CREATE TABLE main.churn AS SELECT 1 AS user_id")
         con.execute("CREATE VIEW main.v_users AS SELECT * FROM main.dim_users")
         con.execute("CREATE TABLE main.items AS SELECT 'i1' AS item_id")
+    # a consumer table (issue 10) and its view: swept as the place `consumers`, in pool duckdb
+    recs = store.table_path(paths.lake, "recommendations")
+    store.write_swap(store.stamp(pa.table({"user_id": ["u1", "u1", "u10"], "item_id": ["i1", "i2", "i1"]}),
+                                 "1", "run"), recs)
+    store.create_views(paths.warehouse, paths.lake, ["recommendations"])
 
 
 def _holds(paths, user_id: str) -> list[str]:
@@ -96,8 +102,8 @@ def test_erase_users_job_removes_every_trace(corebrain_home):
     entry = log[0]
     assert (entry["requested_by"], entry["reason"], entry["n_users"]) == ("tester", "test request #1", 1)
     assert entry["user_id_sha256"] == [hashlib.sha256(GONE.encode()).hexdigest()]
-    assert entry["rows_removed"] == {"landing": 5, "lake": 3, "quarantine": 2, "shards": 2, "other": 0,
-                                     "warehouse": 2}
+    assert entry["rows_removed"] == {"landing": 5, "lake": 3, "quarantine": 2, "shards": 2, "consumers": 2,
+                                     "other": 0, "warehouse": 2}
     assert GONE not in json.dumps(entry["rows_removed"])
 
     # step outputs (which carry the ids) stay in memory in one process: never pickled to storage

@@ -1,0 +1,98 @@
+"""Where consumer tables live and how a batch swaps them in.
+
+``lake/consumers/<table>/<table>.parquet``: one file per table, written aside (``.<name>.tmp-<pid>``,
+the lake's temp-file convention, swept by erasure) and moved over the old one with ``os.replace``,
+so a reader (or the DuckDB view) sees the previous complete table or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.ingest.lake import WRITE_OPTIONS
+
+TABLES = ("recommendations", "similar_items", "item_words", "churn_scores", "market_map")
+VIEW_SCHEMA = "consumers"
+STAMP_COLUMNS = ("model_version", "dagster_run_id")
+
+
+def consumers_root(lake: Path) -> Path:
+    return Path(lake) / "consumers"
+
+
+def table_path(lake: Path, name: str) -> Path:
+    return consumers_root(lake) / name / f"{name}.parquet"
+
+
+def stamp(table: pa.Table, version: str, run_id: str) -> pa.Table:
+    """Every row carries the one model version it came from and the Dagster run that wrote it."""
+    n = table.num_rows
+    return (table.append_column("model_version", pa.array([str(version)] * n, pa.string()))
+                 .append_column("dagster_run_id", pa.array([run_id] * n, pa.string())))
+
+
+def write_swap(table: pa.Table, path: Path) -> None:
+    """Write aside, fsync, then ``os.replace``: a kill at any point leaves the previous file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        pq.write_table(table, tmp, **WRITE_OPTIONS)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def versions_in(path: Path) -> set[str]:
+    """The model versions a table's rows carry (empty: no table, no rows, or no stamp)."""
+    if not path.exists():
+        return set()
+    if "model_version" not in pq.read_schema(path).names:
+        return set()
+    column = pq.read_table(path, columns=["model_version"]).column("model_version")
+    return {v for v in pc.unique(column).to_pylist() if v is not None}
+
+
+def is_current(path: Path, version: str) -> bool:
+    """True when the table exists and every row already comes from ``version``: no rebuild needed."""
+    return versions_in(path) == {str(version)}
+
+
+def create_views(warehouse: Path, lake: Path, names=TABLES) -> list[str]:
+    """``consumers.<table>`` views over the Parquet files (absolute paths). Opens the warehouse
+    read-write: call only from a step in pool ``duckdb``."""
+    made = []
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")
+        for name in names:
+            path = table_path(lake, name)
+            if not path.exists():
+                continue
+            literal = str(path.resolve()).replace("'", "''")
+            con.execute(f"CREATE OR REPLACE VIEW {VIEW_SCHEMA}.{name} AS SELECT * FROM read_parquet('{literal}')")
+            made.append(f"{VIEW_SCHEMA}.{name}")
+    return made
+
+
+def read_catalogue(warehouse: Path) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """({item_id: tags} for catalogue items, {user_id: market}) from dim_items / dim_users, read-only;
+    empty where the warehouse or a table is missing (a business without a catalogue or markets)."""
+    tags: dict[str, str | None] = {}
+    markets: dict[str, str | None] = {}
+    if not Path(warehouse).exists():
+        return tags, markets
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        present = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = current_schema()").fetchall()}
+        if "dim_items" in present:
+            tags = dict(con.sql("SELECT item_id, tags FROM dim_items WHERE in_catalogue").fetchall())
+        if "dim_users" in present:
+            markets = dict(con.sql("SELECT user_id, market FROM dim_users").fetchall())
+    return tags, markets
