@@ -44,7 +44,10 @@ def world(tmp_path_factory):
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def("nightly").execute_in_process(
             instance=instance, raise_on_error=False, tags=range_tags(START, START + dt.timedelta(days=DAYS - 1)),
-            run_config={"ops": {"core_model": {"config": {"epochs": 6}}}})
+            # the model config these planted cases were written against (separate output table, newest
+            # window): with the tied table an untrained model already beats popularity on this
+            # 35-user set (its states echo the input embeddings), so "zero steps" would not show the floor
+            run_config={"ops": {"core_model": {"config": {"epochs": 6, "tie_items": False, "crop": "last"}}}})
     assert result.success
     import mlflow
 
