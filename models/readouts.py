@@ -23,8 +23,6 @@ from models.churn import churn_scores
 from models.inference import BadRequest, CoreReader, normalise_history, seen_matrix
 from models.tokens import DAY, normalise_query
 
-TASKS = ("recommend", "search", "similar", "words", "churn", "embed")
-
 
 def _top(scores: torch.Tensor, k: int, reader: CoreReader) -> tuple[list[list[str]], list[list[float]]]:
     k = max(0, min(int(k), scores.shape[1]))
