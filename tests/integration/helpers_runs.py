@@ -6,6 +6,7 @@ the reruns/concurrency tests are about the state every run rewrites in the lake 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import dagster as dg
@@ -42,3 +43,40 @@ def run_warehouse(defs: dg.Definitions, instance: dg.DagsterInstance, *, first: 
     kwargs: dict = {"partition_key": str(first)} if last is None else {"tags": range_tags(first, last)}
     keys = dated_keys(defs) if dated_only else warehouse_keys(defs)
     return job.execute_in_process(instance=instance, asset_selection=keys, raise_on_error=False, **kwargs)
+
+
+@contextlib.contextmanager
+def nightly_world(tmp_path_factory, name: str, core_model_config: dict, *, start: dt.date, days: int,
+                  users: int = 400, items: int = 150, seed: int = 21):
+    """A fresh home with ``days`` of the sample shop and ONE real nightly run over them (Dagster, dbt,
+    DuckDB, torch, MLflow), for module-scoped fixtures: yields the paths, the MLflow client, the
+    definitions, the run result and the champion it made; the environment is restored afterwards."""
+    import mlflow
+    import pytest
+
+    from pipelines.gate.aliases import CHAMPION, version_for_alias
+    from pipelines.resources.mlflow_tracking import MlflowTracking
+    from pipelines.settings import REGISTERED_MODEL_NAME, prepare_environment
+    from pipelines.simulate import simulate_shop
+
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp(name) / "corebrain"
+    mp.setenv("COREBRAIN_HOME", str(home))
+    for var in ("DAGSTER_HOME", "MLFLOW_TRACKING_URI", "COREBRAIN_LAKE", "COREBRAIN_WAREHOUSE"):
+        mp.delenv(var, raising=False)
+    try:
+        paths = prepare_environment()
+        simulate_shop(paths.home, days=days, users=users, items=items, seed=seed, start_date=start)
+        from pipelines.definitions import defs
+
+        with dg.DagsterInstance.get() as instance:
+            nightly = defs.resolve_job_def("nightly").execute_in_process(
+                instance=instance, raise_on_error=False, tags=range_tags(start, start + dt.timedelta(days=days - 1)),
+                run_config={"ops": {"core_model": {"config": core_model_config}}})
+        assert nightly.success
+        MlflowTracking().activate()
+        client = mlflow.MlflowClient(paths.mlflow_tracking_uri)
+        yield {"paths": paths, "client": client, "defs": defs, "nightly": nightly,
+               "champion": version_for_alias(client, REGISTERED_MODEL_NAME, CHAMPION)}
+    finally:
+        mp.undo()

@@ -30,33 +30,10 @@ USER_TABLES = ("recommendations", "churn_scores")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("consumers") / "corebrain"
-    mp.setenv("COREBRAIN_HOME", str(home))
-    for var in ("DAGSTER_HOME", "MLFLOW_TRACKING_URI", "COREBRAIN_LAKE", "COREBRAIN_WAREHOUSE"):
-        mp.delenv(var, raising=False)
-    from pipelines.settings import prepare_environment
-    from pipelines.simulate import simulate_shop
+    from tests.integration.helpers_runs import nightly_world
 
-    paths = prepare_environment()
-    simulate_shop(paths.home, days=DAYS, users=400, items=150, seed=21, start_date=START)
-    from pipelines.definitions import defs
-    from tests.integration.helpers_runs import range_tags
-
-    with dg.DagsterInstance.get() as instance:
-        nightly = defs.resolve_job_def("nightly").execute_in_process(
-            instance=instance, raise_on_error=False, tags=range_tags(START, START + dt.timedelta(days=DAYS - 1)),
-            run_config={"ops": {"core_model": {"config": {"epochs": 6}}}})
-    assert nightly.success
-    import mlflow
-
-    from pipelines.resources.mlflow_tracking import MlflowTracking
-
-    MlflowTracking().activate()
-    client = mlflow.MlflowClient(paths.mlflow_tracking_uri)
-    yield {"paths": paths, "client": client, "defs": defs, "nightly": nightly,
-           "champion": version_for_alias(client, NAME, CHAMPION)}
-    mp.undo()
+    with nightly_world(tmp_path_factory, "consumers", {"epochs": 6}, start=START, days=DAYS) as w:
+        yield w
 
 
 def _mats(result) -> dict[str, dict]:

@@ -13,7 +13,6 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pytest
 import torch
@@ -28,37 +27,14 @@ LINEAGE = ("dagster_run_id", "shards_manifest_sha256", "shards_dir")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("planted") / "corebrain"
-    mp.setenv("COREBRAIN_HOME", str(home))
-    for var in ("DAGSTER_HOME", "MLFLOW_TRACKING_URI", "COREBRAIN_LAKE", "COREBRAIN_WAREHOUSE"):
-        mp.delenv(var, raising=False)
-    from pipelines.settings import prepare_environment
-    from pipelines.simulate import simulate_shop
+    from tests.integration.helpers_runs import nightly_world
 
-    paths = prepare_environment()
-    simulate_shop(paths.home, days=DAYS, users=400, items=150, seed=21, start_date=START)
-    from pipelines.definitions import defs
-    from tests.integration.helpers_runs import range_tags
-
-    with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("nightly").execute_in_process(
-            instance=instance, raise_on_error=False, tags=range_tags(START, START + dt.timedelta(days=DAYS - 1)),
-            # the model config these planted cases were written against (separate output table, newest
-            # window): with the tied table an untrained model already beats popularity on this
-            # 35-user set (its states echo the input embeddings), so "zero steps" would not show the floor
-            run_config={"ops": {"core_model": {"config": {"epochs": 6, "tie_items": False, "crop": "last"}}}})
-    assert result.success
-    import mlflow
-
-    from pipelines.resources.mlflow_tracking import MlflowTracking
-
-    tracking = MlflowTracking()
-    tracking.activate()
-    client = mlflow.MlflowClient(paths.mlflow_tracking_uri)
-    champion = version_for_alias(client, NAME, CHAMPION)
-    yield {"paths": paths, "client": client, "champion": champion}
-    mp.undo()
+    # the model config these planted cases were written against (separate output table, newest
+    # window): with the tied table an untrained model already beats popularity on this
+    # 35-user set (its states echo the input embeddings), so "zero steps" would not show the floor
+    with nightly_world(tmp_path_factory, "planted", {"epochs": 6, "tie_items": False, "crop": "last"},
+                       start=START, days=DAYS) as w:
+        yield w
 
 
 def _plant(world, tmp_path, surgery, name: str) -> str:
