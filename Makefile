@@ -5,14 +5,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: install prepare demo test ui serve bench bench-ml1m lint clean
+.PHONY: install prepare demo test test-production ui serve bench bench-ml1m lint clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,production]'
 	touch $@
 
 # the dbt manifest must exist before Dagster imports the definitions
@@ -24,6 +24,10 @@ demo: prepare
 
 test: prepare
 	$(BIN)/pytest -q
+
+# the production profile's tests (Postgres on 127.0.0.1:5432, Spark in local mode, torchrun)
+test-production: prepare
+	$(BIN)/pytest -q -m production
 
 ui: prepare
 	$(BIN)/corebrain ui
