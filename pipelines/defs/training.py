@@ -20,7 +20,7 @@ from models.selection import ALL_TASKS
 from pipelines.gate.aliases import CHALLENGER, CHAMPION, version_for_alias
 from pipelines.resources.mlflow_tracking import MlflowTracking
 from pipelines.settings import current_paths
-from pipelines.training.launch import training_command
+from pipelines.training.launch import nproc_per_node, training_command
 from pipelines.training.warm_start import GENERATION_TAG, champion_warm_start
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,9 @@ class CoreModelConfig(dg.Config):
     # 500 tokens/s on a busy 2-core machine); 0 means torch's default (all cores)
     threads: int = 1
     warm_start_from_champion: bool = True
-    nproc_per_node: int = 1
+    # training processes (torchrun ranks, DDP on gloo) on this node; 0: $COREBRAIN_NPROC_PER_NODE, else 1.
+    # ``batch_size`` is the global batch, so N processes take the same steps as one (models/distributed.py)
+    nproc_per_node: int = 0
     max_minutes: float = 0.0  # 0: no wall-time budget
 
 
@@ -213,7 +215,9 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
         env = {"COREBRAIN_TRAIN_CONFIG": json.dumps(cfg), "MLFLOW_RUN_ID": run.info.run_id,
                "MLFLOW_TRACKING_URI": mlflow_tracking.resolved_tracking_uri(),
                "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(REPO_ROOT)}
-        command = training_command(sys.executable, nproc_per_node=config.nproc_per_node)
+        nproc = nproc_per_node(config.nproc_per_node)
+        mlflow.set_tag("nproc_per_node", str(nproc))
+        command = training_command(sys.executable, nproc_per_node=nproc)
         context.log.info(f"training: {' '.join(command)} (warm start: {warm_start or 'none'})")
         invocation = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(REPO_ROOT))
         trained = invocation.get_materialize_result().metadata or {}

@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.training.launch import ENTRY_MODULE, training_command
+from pipelines.training.launch import ENTRY_MODULE, NPROC_ENV, nproc_per_node, training_command
 
 
 def test_single_process_is_plain_python():
@@ -16,3 +16,20 @@ def test_several_processes_go_through_torchrun_next_to_python():
 def test_nonsense_is_refused():
     with pytest.raises(ValueError):
         training_command("python", nproc_per_node=0)
+
+
+def test_one_node_takes_a_free_rendezvous_port():
+    # without --standalone torchrun binds port 29500: two runs on one machine would collide
+    assert "--standalone" in training_command("/v/bin/python", nproc_per_node=2)
+    assert "--standalone" not in training_command("/v/bin/python", nproc_per_node=2, nnodes=2)
+
+
+def test_processes_per_node_from_the_run_config_else_the_environment():
+    assert nproc_per_node(0, {}) == 1
+    assert nproc_per_node(0, {NPROC_ENV: "4"}) == 4
+    assert nproc_per_node(2, {NPROC_ENV: "4"}) == 2                     # the launchpad wins
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(ValueError, match=NPROC_ENV):
+            nproc_per_node(0, {NPROC_ENV: bad})
+    with pytest.raises(ValueError, match="nproc_per_node"):
+        nproc_per_node(-1, {})
