@@ -1,7 +1,8 @@
 """The ``core_model`` asset: retrain the core behaviour model and register it as the challenger.
 
 Training runs as its own process through Dagster Pipes (``pipelines.training.pipes_entry``), so the
-same step runs ``python -m`` on a laptop or ``torchrun`` over several GPUs. This step opens the MLflow
+same step runs ``python -m`` on a laptop, ``torchrun`` over N processes (``nproc_per_node``), or a
+Kubernetes pod running torchrun (``COREBRAIN_TRAINING_LAUNCHER=k8s``, ``pipelines.training.k8s_pod``). This step opens the MLflow
 run with the lineage tags (Dagster run, shards manifest, dbt manifest, window, git sha), the training
 process logs per-epoch metrics into it, and this step then logs the pyfunc with its signature,
 registers a new version and points the alias ``challenger`` at it.
@@ -20,6 +21,7 @@ from models.selection import ALL_TASKS
 from pipelines.gate.aliases import CHALLENGER, CHAMPION, version_for_alias
 from pipelines.resources.mlflow_tracking import MlflowTracking
 from pipelines.settings import current_paths
+from pipelines.training.k8s_pod import pod_command, run_training_pod, training_launcher
 from pipelines.training.launch import nproc_per_node, training_command
 from pipelines.training.warm_start import GENERATION_TAG, champion_warm_start
 
@@ -217,9 +219,13 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
                "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(REPO_ROOT)}
         nproc = nproc_per_node(config.nproc_per_node)
         mlflow.set_tag("nproc_per_node", str(nproc))
-        command = training_command(sys.executable, nproc_per_node=nproc)
-        context.log.info(f"training: {' '.join(command)} (warm start: {warm_start or 'none'})")
-        invocation = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(REPO_ROOT))
+        if training_launcher() == "k8s":   # a pod of its own (deploy/k8s/training-pod.yaml)
+            context.log.info(f"training in a pod: {' '.join(pod_command(nproc))} (warm start: {warm_start or 'none'})")
+            invocation = run_training_pod(context, env, nproc)
+        else:
+            command = training_command(sys.executable, nproc_per_node=nproc)
+            context.log.info(f"training: {' '.join(command)} (warm start: {warm_start or 'none'})")
+            invocation = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(REPO_ROOT))
         trained = invocation.get_materialize_result().metadata or {}
         version = log_core_model(out_dir, name, tags=lineage)
     readout = churn_readout_tags(out_dir)
