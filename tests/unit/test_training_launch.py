@@ -33,3 +33,12 @@ def test_processes_per_node_from_the_run_config_else_the_environment():
             nproc_per_node(0, {NPROC_ENV: bad})
     with pytest.raises(ValueError, match="nproc_per_node"):
         nproc_per_node(-1, {})
+
+
+def test_progress_line_for_the_dagster_log():
+    from pipelines.training.pipes_entry import progress_line
+
+    line = progress_line({"epoch": 0, "epochs": 8, "world_size": 2, "train_loss": 3.14159, "val_ndcg@10": 0.25,
+                          "improved": True, "val_n": 64})
+    assert line == "epoch 1/8 on 2 process(es): train_loss 3.142 val_ndcg@10 0.25 (best so far)"
+    assert progress_line({"epoch": 2, "train_loss": 1.0}) == "epoch 3/? on 1 process(es): train_loss 1"
