@@ -6,7 +6,7 @@ Every rank holds the whole training store and draws the same global batch order 
 DDP averages gradients over the ranks, so a rank's loss is its *sum* over its targets divided by the
 global target count and multiplied by the world size: the averaged gradient is then the gradient
 of the one-process mean loss over the whole batch, whatever the shares' sizes. Only float
-summation order differs (see tests/models/test_ddp.py for the measured tolerance).
+summation order differs (benchmarks/ddp_equivalence.py measures it; the tests bound it at 1e-5).
 
 Gloo is the backend: the training loop keeps its tensors on the CPU (placing them on GPUs is not
 implemented yet, and NCCL refuses CPU tensors).
