@@ -76,6 +76,7 @@ def test_the_helm_values_instance_config_loads_through_dagsters_schema(chart_env
         db = processed[storage]["postgres_db"]
         assert db["hostname"] == "postgres.corebrain.svc.cluster.local"
         assert db["password"] == "from-the-secret"                 # from the environment, never a value
+        assert db["scheme"] == "postgresql+psycopg2"              # SQLAlchemy 2.1's default is psycopg 3
     assert "postgresqlPassword" not in VALUES.read_text()
     assert config["concurrency"]["pools"] == {"default_limit": 1}
     assert config["concurrency"]["runs"]["max_concurrent_runs"] == 12
