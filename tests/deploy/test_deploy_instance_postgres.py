@@ -5,8 +5,6 @@ storages migrate and answer, the K8sRunLauncher and the run queue are built, the
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import yaml
 
@@ -19,25 +17,6 @@ KUBECONFIG = {"apiVersion": "v1", "kind": "Config", "current-context": "test",
               "clusters": [{"name": "test", "cluster": {"server": "https://127.0.0.1:6443"}}],
               "users": [{"name": "test", "user": {"token": "not-a-secret"}}],
               "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}]}
-
-
-@pytest.fixture
-def database():
-    psycopg2 = pytest.importorskip("psycopg2")
-    name = f"corebrain_t14c_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"no Postgres on 127.0.0.1:5432 (`make test-production` needs it; .ci/run starts it): {exc}")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_the_helm_values_instance_builds_on_postgres(database, tmp_path, monkeypatch):
