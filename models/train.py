@@ -4,7 +4,9 @@ AdamW, linear warm-up then cosine decay, gradient clipping, fixed seeds, early s
 leave-last-item-out validation set, an atomic checkpoint every epoch and exact resume after kill -9
 (each epoch's data order and dropout are seeded from (seed, epoch), not from the process history),
 warm start into a grown vocabulary, progress lines, MLflow metrics when a run is active. Under
-``torchrun --nproc-per-node N`` it runs DDP (gloo on CPU, nccl on GPU), each rank reading its own shards.
+``torchrun --nproc-per-node N`` it runs DDP on gloo: every rank reads the whole store, draws the same
+global batches and trains its share of each (models/distributed.py), so ``batch_size`` is the global
+batch whatever N and N processes take the same steps as one; only rank 0 logs and checkpoints.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -35,6 +38,7 @@ from models.data import (
     query_vocabulary,
     split_last_item,
 )
+from models.distributed import all_reduce, loss_scale, rank_share, setup
 from models.evaluate import rank_targets
 from models.metrics import ranking_report
 from models.model import Batch, CoreModel, ModelConfig, full_softmax_loss, gap_loss, sampled_softmax_loss
@@ -50,7 +54,7 @@ class TrainConfig:
     shards_dir: str
     out_dir: str
     epochs: int = 8
-    batch_size: int = 64             # per rank
+    batch_size: int = 64             # the global batch: under torchrun each rank trains its share of it
     lr: float = 2e-3
     weight_decay: float = 0.0
     warmup_frac: float = 0.05
@@ -132,21 +136,6 @@ def dropout_for_density(events_per_item: float) -> float:
     return next(d for limit, d in DENSITY_DROPOUT if events_per_item < limit)
 
 
-# ---- distributed ---------------------------------------------------------------------------------
-
-def _dist_setup() -> tuple[int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-
-
-def _all_reduce(x: torch.Tensor, op=None) -> torch.Tensor:
-    if dist.is_initialized():
-        dist.all_reduce(x, op=op or dist.ReduceOp.SUM)
-    return x
-
-
 class LossModule(nn.Module):
     """forward(batch) -> (loss, item loss, tokens): DDP only syncs gradients through forward()."""
 
@@ -157,32 +146,43 @@ class LossModule(nn.Module):
         self.sampling_probs = sampling_probs
 
     def forward(self, b: Batch, generator: torch.Generator | None = None,
-                censored: tuple[Batch, torch.Tensor] | None = None):
+                censored: tuple[Batch, torch.Tensor] | None = None, norm: tuple[int, int, float] | None = None):
+        """``norm``: (item targets, observed gaps) of the whole global batch and this rank's weight
+        (the world size, 0 for a padding share) under DDP (models/distributed.py); None in one process."""
         cfg = self.cfg
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             h = self.model.hidden(b)
         h = h.float()
         m = b.target_items > 0
         hi, ti = h[m], b.target_items[m]
-        if cfg.loss == "full":
+        n_item, n_gap = int(m.sum()), int((b.target_gaps > 0).sum())
+        if norm is not None and n_item == 0:
+            item = h.sum() * 0.0                    # an empty mean is nan, and this share adds nothing
+        elif cfg.loss == "full":
             item = full_softmax_loss(self.model, hi, ti, bf16=cfg.bf16)
         else:
             item = sampled_softmax_loss(self.model, hi, ti, cfg.n_negatives, generator, self.sampling_probs)
-        total = item
+        item_w = gap_w = 1.0
+        n_obs = max(n_gap, 1)
+        if norm is not None:
+            item_w, gap_w = loss_scale(n_item, norm[0], norm[2]), loss_scale(n_gap, norm[1], norm[2])
+            n_obs = max(norm[1], 1) / norm[2] if norm[2] else 1.0   # a padding share has no censored term
+        total = item * item_w if norm is not None else item
         if cfg.gap_loss_weight > 0:
             g = b.target_gaps > 0
-            total = item + cfg.gap_loss_weight * gap_loss(self.model, h[g], b.target_gaps[g])
+            gap = gap_loss(self.model, h[g], b.target_gaps[g])
+            total = total + cfg.gap_loss_weight * (gap * gap_w if norm is not None else gap)
         if censored is not None and cfg.censored_gap_weight > 0:
-            total = total + cfg.censored_gap_weight * self.censored_loss(b, *censored)
-        return total, item.detach(), int(m.sum())
+            total = total + cfg.censored_gap_weight * self.censored_loss(b, *censored, n_obs=n_obs)
+        return total, item.detach(), n_item
 
-    def censored_loss(self, b: Batch, cb: Batch, elapsed: torch.Tensor) -> torch.Tensor:
+    def censored_loss(self, b: Batch, cb: Batch, elapsed: torch.Tensor, n_obs: float) -> torch.Tensor:
         """Sum of -log S(elapsed) after each user's final event (``cb``: whole histories, see
-        ``censored_term_batch``), over the batch's observed gap count, so that a censored gap weighs
-        as much as an observed one in the gap loss's mean."""
+        ``censored_term_batch``), over the batch's observed gap count ``n_obs`` (under DDP: the global
+        count over the world size), so that a censored gap weighs as much as an observed one in the
+        gap loss's mean."""
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
             hc = self.model.last_hidden(cb)
-        n_obs = max(int((b.target_gaps > 0).sum()), 1)
         return censored_gap_nll(self.model, hc.float(), elapsed).sum().float() / n_obs
 
 
@@ -197,12 +197,18 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def _feature_dropout(b: Batch, p: float, gen: torch.Generator) -> None:
+def _feature_dropout(b: Batch, p: float, gen: torch.Generator, n_global: int | None = None,
+                     take: np.ndarray | None = None) -> None:
+    """Blank whole sequences' event types / gaps with probability ``p``. Under DDP the draws are made
+    for the ``n_global`` rows of the global batch (identically on every rank) and this rank keeps
+    the positions ``take``, so the masks and ``gen``'s state match one process."""
     if p <= 0:
         return
-    B = b.items.shape[0]
+    B = b.items.shape[0] if n_global is None else n_global
     drop_t = torch.rand(B, 1, generator=gen) < p
     drop_g = torch.rand(B, 1, generator=gen) < p
+    if take is not None:
+        drop_t, drop_g = drop_t[take], drop_g[take]
     b.types = b.types.masked_fill(drop_t, 0)
     b.gaps = b.gaps.masked_fill(drop_g, 0)
 
@@ -270,7 +276,7 @@ def validate(model: CoreModel, store: SequenceStore, rows: np.ndarray, targets: 
     sr = ranks[torch.as_tensor(search_rows_mask(store, rows), dtype=torch.bool)]
     search = torch.tensor([(sr <= 10).float().sum(),
                            torch.where(sr <= 10, 1 / torch.log2(sr.clamp(max=1e9) + 1), 0.0).sum(), float(len(sr))])
-    agg = _all_reduce(torch.cat([hits, gains, search, torch.tensor([float(len(ranks))])]).double())
+    agg = all_reduce(torch.cat([hits, gains, search, torch.tensor([float(len(ranks))])]).double())
     n = max(1.0, float(agg[-1]))
     out = {f"hr@{k}": float(agg[i]) / n for i, k in enumerate((1, 5, 10, 20))}
     out.update({f"ndcg@{k}": float(agg[4 + i]) / n for i, k in enumerate((1, 5, 10, 20))})
@@ -285,10 +291,11 @@ def validate(model: CoreModel, store: SequenceStore, rows: np.ndarray, targets: 
 
 # ---- the loop ------------------------------------------------------------------------------------
 
-def train(config: TrainConfig | dict) -> TrainResult:
+def train(config: TrainConfig | dict, progress: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train; ``progress(record)`` (rank 0 only) gets each epoch's metrics as they are logged."""
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     owns_group = not dist.is_initialized()
-    rank, world = _dist_setup()
+    rank, world = setup()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out_dir)
@@ -298,7 +305,7 @@ def train(config: TrainConfig | dict) -> TrainResult:
 
     shards = open_shards(cfg.shards_dir, verify=cfg.verify_shards)
     n_items = shards.n_items
-    full = load_train_store(shards, rank, world, cfg.n_ngram_buckets)
+    full = load_train_store(shards, n_ngram_buckets=cfg.n_ngram_buckets)   # every rank: the whole store
     if cfg.hold_out_last_item:
         store, val_rows, val_targets = split_last_item(full)
     else:
@@ -306,9 +313,10 @@ def train(config: TrainConfig | dict) -> TrainResult:
     if cfg.val_max_users and len(val_rows) > cfg.val_max_users:
         pick = np.sort(np.random.default_rng(cfg.seed).choice(len(val_rows), cfg.val_max_users, replace=False))
         val_rows, val_targets = val_rows[pick], val_targets[pick]
+    n_val = len(val_rows)
+    val_rows, val_targets = val_rows[rank::world], val_targets[rank::world]   # validate() sums over ranks
     train_rows = np.flatnonzero(store.lengths >= 2)
     counts = torch.from_numpy(store.item_counts(n_items))
-    counts = _all_reduce(counts)
     sampling = None
     if cfg.loss == "sampled" and cfg.negative_sampler == "popularity":
         sampling = (counts.double() + 1.0)
@@ -323,7 +331,7 @@ def train(config: TrainConfig | dict) -> TrainResult:
     words, word_counts = query_vocabulary(full)
     torch.manual_seed(cfg.seed)
     if cfg.auto_dropout:
-        per_item = float(_all_reduce(torch.tensor(float((store.items > 0).sum()))).item()) / max(n_items, 1)
+        per_item = float((store.items > 0).sum()) / max(n_items, 1)
         cfg = TrainConfig(**{**asdict(cfg), "dropout": dropout_for_density(per_item), "auto_dropout": False})
         log(f"auto dropout: {per_item:.0f} item events per item -> dropout {cfg.dropout}")
     mcfg = cfg.model_config(n_items)
@@ -359,11 +367,11 @@ def train(config: TrainConfig | dict) -> TrainResult:
     n_batches = len(range(0, len(seq_rows), cfg.batch_size))
     if n_batches == 0:
         before = "before the validation item" if cfg.hold_out_last_item else "(hold_out_last_item is off)"
-        raise ValueError(f"nothing to train on in {cfg.shards_dir} (rank {rank}): no user has two or more "
+        raise ValueError(f"nothing to train on in {cfg.shards_dir}: no user has two or more "
                          f"events {before} ({full.n_users} users read)")
-    n_batches = int(_all_reduce(torch.tensor(n_batches), dist.ReduceOp.MIN if world > 1 else None))
     total_steps = max(1, n_batches * cfg.epochs)
-    log(f"{len(seq_rows)} sequences x {world} rank(s), {n_items} items, {len(val_rows)} validation users, "
+    log(f"{len(seq_rows)} sequences on {world} rank(s), global batch {cfg.batch_size}, {n_items} items, "
+        f"{n_val} validation users, "
         f"{n_batches} steps/epoch, {cfg.epochs} epochs max, {sum(p.numel() for p in model.parameters())} params")
 
     t_start, tokens_total, train_seconds, stopped_early = time.time(), 0, 0.0, False
@@ -375,9 +383,11 @@ def train(config: TrainConfig | dict) -> TrainResult:
         if bad_epochs >= cfg.patience:
             stopped_early = True
             break
-        rng = np.random.default_rng([cfg.seed, epoch, rank])
+        # batch order, crops, feature dropout and sampled negatives: the same on every rank (rank 0's
+        # seeds, so one process trains as before); model dropout: each rank its own
+        rng = np.random.default_rng([cfg.seed, epoch, 0])
         torch.manual_seed(cfg.seed * 1_000_003 + epoch * 101 + rank)
-        gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch * 13 + rank)
+        gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch * 13)
         ends = _random_ends(store, seq_rows, cfg.max_len, rng) if cfg.crop == "random" else seq_ends
         lengths = store.lengths[seq_rows] if ends is None else ends
         batches = length_bucketed_batches(np.minimum(lengths, cfg.max_len + 1), cfg.batch_size, rng)[:n_batches]
@@ -386,12 +396,22 @@ def train(config: TrainConfig | dict) -> TrainResult:
         for i, bidx in enumerate(batches):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total_steps, cfg)
+            norm, take = None, None
+            if world > 1:
+                take, live = rank_share(np.arange(len(bidx)), rank, world)
+                bidx = bidx[take]
             rows = seq_rows[bidx]
             b = make_batch(store, rows, cfg.max_len, train=True, ends=None if ends is None else ends[bidx])
-            _feature_dropout(b, cfg.feature_dropout, gen)
+            if world > 1:
+                n = torch.tensor([int((b.target_items > 0).sum()), int((b.target_gaps > 0).sum())] if live else [0, 0])
+                n = all_reduce(n)
+                norm = (int(n[0]), int(n[1]), float(world) if live else 0.0)
+            _feature_dropout(b, cfg.feature_dropout, gen, None if take is None else len(batches[i]), take)
             newest = np.ones(len(rows), bool) if cfg.crop != "windows" else ends[bidx] == store.lengths[rows]
-            cens = censored_term_batch(full, rows, newest, cfg.max_len, obs_end)
-            loss, item_loss, ntok = net(b, gen, cens)
+            cens = censored_term_batch(full, rows, newest, cfg.max_len, obs_end) if norm is None or norm[2] else None
+            loss, item_loss, ntok = net(b, gen, cens, norm) if norm is not None else net(b, gen, cens)
+            if norm is not None and not norm[2]:
+                ntok = 0                            # a padding share: trained nothing
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -409,18 +429,19 @@ def train(config: TrainConfig | dict) -> TrainResult:
                     f"tokens/s {tps:,.0f} lr {opt.param_groups[0]['lr']:.2e} eta {eta:.0f}s")
         ep_secs = time.time() - t0
         train_seconds += ep_secs
-        tokens_total += ep_tokens * world
-        agg = _all_reduce(torch.tensor([loss_sum, float(loss_n)], dtype=torch.float64))
+        agg = all_reduce(torch.tensor([loss_sum, float(loss_n)], dtype=torch.float64))
         train_loss = float(agg[0] / max(agg[1], 1))
+        ep_tokens = int(agg[1])                     # every rank's targets
+        tokens_total += ep_tokens
         val = (validate(model, store, val_rows, val_targets, n_items, cfg.eval_batch_size, cfg.exclude_seen)
                if len(val_rows) else {})
-        if val and churn_split is not None:
+        if val and churn_split is not None and rank == 0:   # rank 0 holds every user
             val.update(churn_validation(model, churn_split, cfg.churn_horizon_days))
         score = selection_score(val, weights) if val else -train_loss
         if not math.isfinite(score):   # none of the weighted tasks has a label in this window
             score = val.get(cfg.val_metric, -train_loss)
         if world > 1:   # every rank takes rank 0's decision (churn AUC is not additive over ranks)
-            score = float(_all_reduce(torch.tensor([score if rank == 0 else 0.0], dtype=torch.float64))[0])
+            score = float(all_reduce(torch.tensor([score if rank == 0 else 0.0], dtype=torch.float64))[0])
         if val:
             val["selection_score"] = score
         improved = score > best or not cfg.hold_out_last_item
@@ -429,7 +450,7 @@ def train(config: TrainConfig | dict) -> TrainResult:
         else:
             bad_epochs += 1
         rec = {"epoch": epoch, "train_loss": train_loss, "epoch_seconds": ep_secs,
-               "tokens_per_s": ep_tokens * world / max(ep_secs, 1e-9), **{f"val_{k}": v for k, v in val.items()}}
+               "tokens_per_s": ep_tokens / max(ep_secs, 1e-9), **{f"val_{k}": v for k, v in val.items()}}
         history.append(rec)
         tasks = " ".join(f"{k} {val[k]:.4f}" for k in ("ndcg@10", "search_ndcg@10", "churn_auc") if k in val)
         verdict = (f"val {tasks} score {score:.4f} ({'best' if improved else f'no gain {bad_epochs}/{cfg.patience}'})"
@@ -438,6 +459,8 @@ def train(config: TrainConfig | dict) -> TrainResult:
             f"{rec['tokens_per_s']:,.0f} tokens/s")
         if rank == 0:
             _mlflow_log({"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items() if k != "n"}}, epoch)
+            if progress is not None:
+                progress({**rec, "epochs": cfg.epochs, "improved": improved, "world_size": world})
             if improved:
                 save_atomic({**common, "model": model.state_dict(), "epoch": epoch, "val": val}, best_path)
             save_atomic({**common, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,

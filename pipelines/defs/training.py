@@ -1,7 +1,8 @@
 """The ``core_model`` asset: retrain the core behaviour model and register it as the challenger.
 
 Training runs as its own process through Dagster Pipes (``pipelines.training.pipes_entry``), so the
-same step runs ``python -m`` on a laptop or ``torchrun`` over several GPUs. This step opens the MLflow
+same step runs ``python -m`` on a laptop, ``torchrun`` over N processes (``nproc_per_node``), or a
+Kubernetes pod running torchrun (``COREBRAIN_TRAINING_LAUNCHER=k8s``, ``pipelines.training.k8s_pod``). This step opens the MLflow
 run with the lineage tags (Dagster run, shards manifest, dbt manifest, window, git sha), the training
 process logs per-epoch metrics into it, and this step then logs the pyfunc with its signature,
 registers a new version and points the alias ``challenger`` at it.
@@ -20,7 +21,8 @@ from models.selection import ALL_TASKS
 from pipelines.gate.aliases import CHALLENGER, CHAMPION, version_for_alias
 from pipelines.resources.mlflow_tracking import MlflowTracking
 from pipelines.settings import current_paths
-from pipelines.training.launch import training_command
+from pipelines.training.k8s_pod import pod_command, run_training_pod, training_launcher
+from pipelines.training.launch import nproc_per_node, training_command
 from pipelines.training.warm_start import GENERATION_TAG, champion_warm_start
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +59,9 @@ class CoreModelConfig(dg.Config):
     # 500 tokens/s on a busy 2-core machine); 0 means torch's default (all cores)
     threads: int = 1
     warm_start_from_champion: bool = True
-    nproc_per_node: int = 1
+    # training processes (torchrun ranks, DDP on gloo) on this node; 0: $COREBRAIN_NPROC_PER_NODE, else 1.
+    # ``batch_size`` is the global batch, so N processes take the same steps as one (models/distributed.py)
+    nproc_per_node: int = 0
     max_minutes: float = 0.0  # 0: no wall-time budget
 
 
@@ -213,9 +217,15 @@ def core_model(context: dg.AssetExecutionContext, config: CoreModelConfig, mlflo
         env = {"COREBRAIN_TRAIN_CONFIG": json.dumps(cfg), "MLFLOW_RUN_ID": run.info.run_id,
                "MLFLOW_TRACKING_URI": mlflow_tracking.resolved_tracking_uri(),
                "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(REPO_ROOT)}
-        command = training_command(sys.executable, nproc_per_node=config.nproc_per_node)
-        context.log.info(f"training: {' '.join(command)} (warm start: {warm_start or 'none'})")
-        invocation = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(REPO_ROOT))
+        nproc = nproc_per_node(config.nproc_per_node)
+        mlflow.set_tag("nproc_per_node", str(nproc))
+        if training_launcher() == "k8s":   # a pod of its own (deploy/k8s/training-pod.yaml)
+            context.log.info(f"training in a pod: {' '.join(pod_command(nproc))} (warm start: {warm_start or 'none'})")
+            invocation = run_training_pod(context, env, nproc)
+        else:
+            command = training_command(sys.executable, nproc_per_node=nproc)
+            context.log.info(f"training: {' '.join(command)} (warm start: {warm_start or 'none'})")
+            invocation = pipes_subprocess_client.run(command=command, context=context, env=env, cwd=str(REPO_ROOT))
         trained = invocation.get_materialize_result().metadata or {}
         version = log_core_model(out_dir, name, tags=lineage)
     readout = churn_readout_tags(out_dir)
