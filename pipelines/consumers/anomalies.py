@@ -7,9 +7,10 @@ Pure logic over the ``similar_items`` read-out (the model's behaviour neighbours
    carry it too, ``min_lift`` times more often than a random catalogue item does (its ``lift``).
    Labels behaviour ignores (a motif nobody shops by, a category that cuts across tastes) are never
    judged: there, disagreement with the neighbours says nothing about the catalogue.
-3. An item's behavioural label is an anomaly when its neighbours carry it no more often than random
-   catalogue items do (``neighbour_share <= catalogue_share``) and that few would be unlikely for an
-   item truly carrying it (binomial ``p_value`` below ``alpha`` at the label's typical neighbour share).
+3. An item's behavioural label is an anomaly when its neighbours look more like random catalogue
+   items than like the label's other carriers: with h of its n neighbours carrying the label, the
+   binomial log likelihood ratio log P(h | typical share) - log P(h | catalogue share) is <= 0
+   (``max_llr``), the typical share taken over the label's OTHER carriers.
 4. The evidence: the neighbour ids, the disagreeing label, the shares, and the label the neighbours
    carry most (by lift) that the item lacks, of the same kind (the likely right one).
 """
@@ -35,17 +36,12 @@ def labels_of(tags: str | None, category: str | None = None) -> set[tuple[str, s
     return out
 
 
-def binomial_cdf(k: int, n: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p)."""
-    p = min(max(p, 0.0), 1.0)
-    return min(1.0, sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(0, k + 1)))
-
-
 @dataclass(frozen=True)
 class LabelStats:
     catalogue_share: float        # share of catalogue items carrying the label
     typical_share: float          # mean share of neighbours carrying it, over the items carrying it
     n_items: int
+    n_shared: int = 0             # carriers with known neighbours (the typical share's denominator)
 
     @property
     def lift(self) -> float:
@@ -63,7 +59,7 @@ def label_stats(labels: Mapping[str, set], neighbours: Mapping[str, Sequence[str
     for label, items in carriers.items():
         shares = [_share(label, neighbours.get(i, ()), labels) for i in items]
         shares = [s for s in shares if s is not None]
-        out[label] = LabelStats(len(items) / n, sum(shares) / len(shares) if shares else 0.0, len(items))
+        out[label] = LabelStats(len(items) / n, sum(shares) / len(shares) if shares else 0.0, len(items), len(shares))
     return out
 
 
@@ -72,10 +68,21 @@ def _share(label, neigh: Sequence[str], labels: Mapping[str, set]) -> float | No
     return sum(label in labels[n] for n in known) / len(known) if known else None
 
 
-def find_anomalies(labels: Mapping[str, set], neighbours: Mapping[str, Sequence[str]], *, min_lift: float = 2.0,
-                   min_items: int = 3, alpha: float = 0.05) -> list[dict]:
-    """One dict per (item, disagreeing label), most certain first (lowest ``p_value``); see the module doc.
-    ``labels``: {item: labels_of(...)} for catalogue items; ``neighbours``: {item: neighbour ids}."""
+def log_likelihood_ratio(hits: int, n: int, typical: float, base: float) -> float:
+    """log P(hits of n | the item carries the label: neighbours carry it at ``typical``) minus
+    log P(hits of n | the label is as good as random: ``base``); negative: the neighbours look like
+    random items, not like the label's other carriers."""
+    eps = 1e-6
+    t, b = min(max(typical, eps), 1 - eps), min(max(base, eps), 1 - eps)
+    return hits * math.log(t / b) + (n - hits) * math.log((1 - t) / (1 - b))
+
+
+def find_anomalies(labels: Mapping[str, set], neighbours: Mapping[str, Sequence[str]], *, min_lift: float = 1.5,
+                   min_items: int = 3, max_llr: float = 0.0) -> list[dict]:
+    """One dict per (item, disagreeing label), most certain first (lowest ``log_likelihood_ratio``);
+    see the module doc. ``labels``: {item: labels_of(...)} for catalogue items; ``neighbours``:
+    {item: neighbour ids}. A behavioural label is flagged where its log likelihood ratio is at most
+    ``max_llr`` (0: the neighbours are likelier under "random" than under "carries it")."""
     stats = label_stats(labels, neighbours)
     judged = {lb for lb, s in stats.items() if s.n_items >= min_items and s.lift >= min_lift}
     rows = []
@@ -87,16 +94,18 @@ def find_anomalies(labels: Mapping[str, set], neighbours: Mapping[str, Sequence[
             st = stats[label]
             hits = sum(label in labels[n] for n in neigh)
             share = hits / len(neigh)
-            p = binomial_cdf(hits, len(neigh), st.typical_share)
-            if share > st.catalogue_share or p >= alpha:
+            # the label's typical share without this item (its own disagreement must not hide itself)
+            others = (st.typical_share * st.n_shared - share) / max(st.n_shared - 1, 1)
+            llr = log_likelihood_ratio(hits, len(neigh), others, st.catalogue_share)
+            if llr > max_llr:
                 continue
             suggested, suggested_share = _suggestion(label[0], ls, neigh, labels, stats, judged)
             rows.append({"item_id": item, "label_kind": label[0], "disagreeing_label": label[1],
-                         "neighbour_share": share, "typical_share": st.typical_share,
-                         "catalogue_share": st.catalogue_share, "p_value": p, "n_neighbours": len(neigh),
-                         "neighbour_ids": list(neigh), "suggested_label": suggested,
+                         "neighbour_share": share, "typical_share": others,
+                         "catalogue_share": st.catalogue_share, "log_likelihood_ratio": llr,
+                         "n_neighbours": len(neigh), "neighbour_ids": list(neigh), "suggested_label": suggested,
                          "suggested_share": suggested_share})
-    rows.sort(key=lambda r: (r["p_value"], r["item_id"], r["disagreeing_label"]))
+    rows.sort(key=lambda r: (r["log_likelihood_ratio"], r["item_id"], r["disagreeing_label"]))
     return rows
 
 
@@ -119,7 +128,7 @@ def _suggestion(kind: str, own: set, neigh: Sequence[str], labels: Mapping[str, 
 
 SCHEMA = pa.schema([("item_id", pa.string()), ("label_kind", pa.string()), ("disagreeing_label", pa.string()),
                     ("neighbour_share", pa.float64()), ("typical_share", pa.float64()),
-                    ("catalogue_share", pa.float64()), ("p_value", pa.float64()), ("n_neighbours", pa.int32()),
+                    ("catalogue_share", pa.float64()), ("log_likelihood_ratio", pa.float64()), ("n_neighbours", pa.int32()),
                     ("neighbour_ids", pa.list_(pa.string())), ("suggested_label", pa.string()),
                     ("suggested_share", pa.float64())])
 

@@ -111,7 +111,7 @@ def market_map(reader: CoreReader, histories: Sequence[dict], markets: Sequence[
 
 
 def catalogue_anomalies(reader: CoreReader, tags: Mapping[str, str | None], categories: Mapping[str, str | None],
-                        k: int = 20, min_lift: float = 2.0, alpha: float = 0.05) -> pa.Table:
+                        k: int = 20, min_lift: float = 1.5, max_llr: float = 0.0) -> pa.Table:
     """item_id, label_kind, disagreeing_label, the shares, p_value, neighbour_ids, suggested_label:
     catalogue labels the item's ``k`` behaviour neighbours (``readouts.similar_items``) disagree
     with (``pipelines.consumers.anomalies``); empty for a business without a catalogue."""
@@ -122,7 +122,7 @@ def catalogue_anomalies(reader: CoreReader, tags: Mapping[str, str | None], cate
     for s in range(0, len(ids), CHUNK):
         got, _ = readouts.similar_items(reader, ids[s:s + CHUNK], k=k)
         neighbours.update(zip(ids[s:s + CHUNK], got, strict=True))
-    rows = anomalies.find_anomalies({i: labels[i] for i in ids}, neighbours, min_lift=min_lift, alpha=alpha)
+    rows = anomalies.find_anomalies({i: labels[i] for i in ids}, neighbours, min_lift=min_lift, max_llr=max_llr)
     return anomalies.anomalies_table(rows)
 
 

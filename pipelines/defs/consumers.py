@@ -48,8 +48,8 @@ class ConsumersConfig(dg.Config):
     high_risk: float = 0.7           # risk_band thresholds on the churn probability
     medium_risk: float = 0.4
     anomaly_k: int = 20              # behaviour neighbours judged per item (catalogue_anomalies)
-    anomaly_min_lift: float = 2.0    # a label is judged only where behaviour follows it this much
-    anomaly_alpha: float = 0.05      # how unlikely the neighbours' disagreement must be
+    anomaly_min_lift: float = 1.5    # a label is judged only where behaviour follows it this much
+    anomaly_max_llr: float = 0.0     # flag where log P(neighbours | carries it) - log P(.. | random) <= this
     demand_horizon_days: float = 7
 
 
@@ -80,7 +80,7 @@ def _build(name: str, reader, config: ConsumersConfig, hist, active, tags: dict,
         return tables.market_map(reader, hist.histories, [markets.get(u) for u in hist.user_ids])
     if name == "catalogue_anomalies":
         return tables.catalogue_anomalies(reader, tags, categories, config.anomaly_k, config.anomaly_min_lift,
-                                          config.anomaly_alpha)
+                                          config.anomaly_max_llr)
     if name == "demand_outlook":
         return tables.demand_outlook(reader, hist.histories, hist.scored_at, config.demand_horizon_days)
     raise ValueError(f"unknown consumer table {name!r}")
