@@ -15,6 +15,7 @@ require_single_writer_pool(os.environ["DAGSTER_HOME"])
 import dagster as dg  # noqa: E402
 
 from pipelines.defs import (  # noqa: E402
+    audiences,
     consumers,
     erasure,
     gate,
@@ -49,5 +50,6 @@ defs = dg.Definitions.merge(
     erasure.defs,
     promotion.defs,
     consumers.defs,
+    audiences.defs,
     shared_resources(),
 )

@@ -128,7 +128,8 @@ def consumer_tables(context: dg.AssetExecutionContext, config: ConsumersConfig, 
             "build_seconds": round(time.perf_counter() - started, 3), "preview": _preview(table)})
 
 
-consumers_job = dg.define_asset_job("consumers", selection=dg.AssetSelection.groups(GROUP),
+consumers_job = dg.define_asset_job("consumers", selection=dg.AssetSelection.groups(GROUP)
+                                    - dg.AssetSelection.assets("audiences"),
                                     description="Rebuild the consumer tables from the current champion.")
 
 
