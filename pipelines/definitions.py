@@ -20,6 +20,7 @@ from pipelines.defs import (  # noqa: E402
     erasure,
     gate,
     ingest,
+    pictures,
     promotion,
     schedules,
     sensors,
@@ -51,5 +52,6 @@ defs = dg.Definitions.merge(
     promotion.defs,
     consumers.defs,
     audiences.defs,
+    pictures.defs,
     shared_resources(),
 )

@@ -121,6 +121,7 @@ def champion(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking)
     context.log.info(f"champion {row['incumbent_version'] or 'none'} -> {row['candidate_version']} "
                      f"(decision {row['decision_id']})")
     return dg.MaterializeResult(metadata={
+        **_pictures(context, paths, row["candidate_version"]),
         "decision": "promoted",
         "audit_id": row["decision_id"],
         "champion_before": row["incumbent_version"] or "none",
@@ -128,6 +129,20 @@ def champion(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking)
         "evaluation_sha256": row["evaluation_sha256"],
         "rules_sha256": row["rules_sha256"],
     })
+
+
+def _pictures(context, paths, version: str) -> dict:
+    """The gate chart and the metric history on the champion's page, drawn after the alias moved; a
+    plotting failure is logged and never undoes a promotion."""
+    try:
+        from pipelines.consumers.pictures import markdown_image
+        from pipelines.defs.pictures import gate_pictures
+
+        pngs = gate_pictures(audit.read_rows(paths.lake), version)
+        return {key: dg.MetadataValue.md(markdown_image(png, f"{key} v{version}")) for key, png in pngs.items()}
+    except Exception as exc:  # noqa: BLE001 - pictures are for people; the promotion stands
+        context.log.warning(f"champion pictures not drawn: {exc!r}")
+        return {}
 
 
 defs = dg.Definitions(assets=[champion], asset_checks=[passes_gate])
