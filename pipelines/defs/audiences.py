@@ -46,8 +46,12 @@ def create_audiences_view(warehouse: Path, lake: Path) -> None:
         con.execute(f"CREATE OR REPLACE VIEW {VIEW} AS SELECT * FROM read_parquet('{glob}', union_by_name = true)")
 
 
-@dg.asset(name="audiences", group_name=GROUP, deps=["champion"], kinds={"parquet", "duckdb"}, pool="duckdb",
-          description="The users most likely to buy a given item / category / tag (launchpad), from the champion.")
+# the op is `audience_users` (launchpad: ops.audience_users.config): a repository may not hold an op
+# and a job both named `audiences`
+@dg.multi_asset(specs=[dg.AssetSpec("audiences", group_name=GROUP, deps=["champion"], kinds={"parquet", "duckdb"},
+                                    description="The users most likely to buy a given item / category / tag "
+                                                "(launchpad), from the champion.")],
+                name="audience_users", pool="duckdb")
 def audiences(context: dg.AssetExecutionContext, config: AudienceConfig, mlflow_tracking: MlflowTracking):
     paths = current_paths().ensure()
     warehouse = Path(os.environ.get("COREBRAIN_WAREHOUSE") or paths.warehouse)
@@ -82,7 +86,7 @@ def audiences(context: dg.AssetExecutionContext, config: AudienceConfig, mlflow_
     store.write_swap(table, path)
     create_audiences_view(warehouse, paths.lake)
     context.log.info(f"audience for {kind} {value!r} ({len(items)} items): {n} users from champion v{champ.version}")
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(asset_key="audiences", metadata={
         "model_version": champ.version, "dagster_run_id": context.run.run_id, "target": f"{kind} {value}",
         "target_items": len(items), "rows": n, "path": str(path), "view": VIEW,
         "build_seconds": round(time.perf_counter() - started, 3), "preview": _preview(table)})

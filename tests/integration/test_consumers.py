@@ -202,7 +202,7 @@ def test_demand_outlook_sums_the_users_propensities_beside_the_warehouses_moving
 def test_the_audiences_job_ranks_the_likeliest_buyers_of_a_tag_from_the_champion(world):
     champion = str(version_for_alias(world["client"], NAME, CHAMPION).version)
     churn = set(_table(world, "churn_scores").column("user_id").to_pylist())     # the active users
-    result = _run(world, "audiences", {"ops": {"audiences": {"config": {"tag": "Nature", "top_n": 25}}}})
+    result = _run(world, "audiences", {"ops": {"audience_users": {"config": {"tag": "Nature", "top_n": 25}}}})
     path = store.consumers_root(world["paths"].lake) / "audiences" / "tag-nature.parquet"
     table = pq.read_table(path).to_pandas()
     assert len(table) == 25 and table["rank"].tolist() == list(range(1, 26))
@@ -217,7 +217,7 @@ def test_the_audiences_job_ranks_the_likeliest_buyers_of_a_tag_from_the_champion
                             ({"tag": "no-such-tag"}, "names no item the champion knows")):
         with dg.DagsterInstance.get() as instance:
             bad = world["defs"].resolve_job_def("audiences").execute_in_process(
-                instance=instance, raise_on_error=False, run_config={"ops": {"audiences": {"config": config}}})
+                instance=instance, raise_on_error=False, run_config={"ops": {"audience_users": {"config": config}}})
         assert not bad.success
         assert any(message in (e.message or "") or message in str(e.event_specific_data) for e in bad.all_events
                    if e.is_failure), config
