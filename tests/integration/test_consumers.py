@@ -10,6 +10,7 @@ then remove users from every consumer table and its view.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -222,6 +223,37 @@ def test_the_audiences_job_ranks_the_likeliest_buyers_of_a_tag_from_the_champion
         assert any(message in (e.message or "") or message in str(e.event_specific_data) for e in bad.all_events
                    if e.is_failure), config
     assert [p.name for p in path.parent.iterdir()] == ["tag-nature.parquet"]
+
+
+def test_a_real_browser_sees_the_metadata_and_the_pictures(world, tmp_path):
+    """The Dagster webserver on 127.0.0.1 over this world's home, headless Chromium (DevTools on a pipe):
+    the champion decision page and the consumer_pictures page show their metadata, and opening a
+    picture's markdown entry renders the PNG."""
+    from tests.integration import helpers_browser as hb
+
+    chromium = hb.find_chromium()
+    if chromium is None:
+        pytest.skip("headless Chromium not found (/usr/bin/chromium): `apt-get install -y chromium "
+                    "chromium-driver` (as .ci/run does) to run the browser test")
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])))
+    server, base = hb.start_webserver(tmp_path / "webserver.log", env)
+    try:
+        browser = hb.Browser(chromium, tmp_path / "chromium-profile")
+        try:
+            for page, keys in (("champion", ("champion_after", "promoted", "gate_chart", "metric_history")),
+                               ("consumer_pictures", ("pictures_dir", "item_map", "churn_calibration"))):
+                browser.open(f"{base}/assets/{page}")
+                browser.wait_for(" && ".join(f"{hb.TEXT}.includes({key!r})" for key in keys)
+                                 + f" && {hb.TEXT}.includes('[Show Markdown]')")
+                assert browser.js(hb.SHOW_MARKDOWN) >= 2, page
+                shown = browser.wait_for(f"{hb.PICTURE}.length > 0 && {hb.PICTURE}")
+                assert shown and "x" in shown[0], (page, shown)
+                print(f"browser: {page} shows {shown}")
+        finally:
+            browser.close()
+    finally:
+        hb.stop_group(server)
 
 
 def test_erasure_removes_the_users_from_every_consumer_table(world):
