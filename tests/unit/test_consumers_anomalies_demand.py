@@ -5,7 +5,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.consumers import anomalies, demand, store
-from pipelines.consumers.anomalies import KIND_CATEGORY, KIND_TAG, binomial_cdf, find_anomalies, labels_of
+from pipelines.consumers.anomalies import (
+    KIND_CATEGORY,
+    KIND_TAG,
+    find_anomalies,
+    labels_of,
+    log_likelihood_ratio,
+)
 
 DAY = 86_400
 
@@ -16,9 +22,11 @@ def test_labels_are_normalised_tags_plus_the_category():
     assert labels_of(None) == set() and labels_of("", " ") == set()
 
 
-def test_binomial_cdf():
-    assert binomial_cdf(0, 10, 0.2) == 0.8 ** 10
-    assert abs(binomial_cdf(10, 10, 0.3) - 1.0) < 1e-12 and binomial_cdf(0, 5, 0.0) == 1.0
+def test_the_likelihood_ratio_says_which_share_the_neighbours_look_like():
+    # 0 of 20 neighbours carry it: likelier at the catalogue's 5% than at carriers' typical 30%
+    assert log_likelihood_ratio(0, 20, 0.30, 0.05) < 0
+    assert log_likelihood_ratio(6, 20, 0.30, 0.05) > 0
+    assert abs(log_likelihood_ratio(3, 20, 0.1, 0.1)) < 1e-12
 
 
 def _world():
@@ -48,7 +56,8 @@ def test_only_the_planted_wrong_tag_is_flagged_with_its_evidence():
     row = rows[0]
     assert row["neighbour_share"] == 0.0 and row["neighbour_ids"] == neighbours["a0"]
     assert row["suggested_label"] == "blue" and row["suggested_share"] > row["catalogue_share"]
-    assert row["p_value"] < 0.05 and row["label_kind"] == KIND_TAG
+    assert row["log_likelihood_ratio"] < 0 and row["label_kind"] == KIND_TAG
+    assert row["typical_share"] > row["catalogue_share"]      # the other carriers' share, without a0
     table = anomalies.anomalies_table(rows)
     assert table.schema == anomalies.SCHEMA and table.num_rows == 1
 
@@ -83,3 +92,23 @@ def test_an_empty_table_carries_its_version_so_it_is_not_rebuilt(tmp_path):
     store.write_swap(store.stamp(pa.table({"x": pa.array([], pa.int64())}), "5", "run-a"), path)
     assert pq.read_table(path).num_rows == 0
     assert store.versions_in(path) == {"5"} and store.is_current(path, "5") and not store.is_current(path, "6")
+
+
+def test_anomaly_quality_is_judged_against_flagging_at_random():
+    from pipelines.quality import anomaly_quality, hypergeom_sf
+
+    universe = {f"i{i}" for i in range(100)}
+    q = anomaly_quality({"i1", "i2", "i3", "i4"}, {"i1", "i2", "i50", "i60", "x"}, universe)
+    assert (q["hits"], q["errors"], q["flagged"]) == (2, 4, 4)            # "x" is outside the universe
+    assert q["precision"] == 0.5 and q["recall"] == 0.5
+    assert q["chance_precision"] == 0.04 and q["chance_recall"] == 0.04
+    assert 0 < q["p_luck"] < 0.05
+    assert hypergeom_sf(0, 100, 4, 4) == 1.0 and hypergeom_sf(5, 100, 4, 4) == 0.0
+    assert anomaly_quality(set(), {"i1"}, universe)["precision"] == 0.0
+
+
+def test_forecast_errors():
+    from pipelines.quality import forecast_errors
+
+    e = forecast_errors([1.0, 3.0, 0.0], [2.0, 2.0, 0.0])
+    assert e == {"mae": 2 / 3, "wape": 0.5, "bias": 0.0}
