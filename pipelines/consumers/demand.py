@@ -8,7 +8,7 @@ For user u at the batch time ``at`` (the end of the shards' window) and a horizo
                                                               ``at``) in which u had any event
     expected purchases of i in the next H days = sum_u P_u(active) x r_u x P_u(i)
 
-The baseline beside it is the item's H-day moving average of purchases (purchases in the last H days
+The baseline beside it is the item's H-day moving average of purchases (the warehouse's fct_events count in the last H days
 / H, per day; times H for the same horizon). ``audiences`` ranks users by P_u(active) x r_u x
 sum_{i in target} P_u(i): the expected purchases of the target by that user.
 """
@@ -16,7 +16,7 @@ sum_{i in target} P_u(i): the expected purchases of the target by that user.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -79,12 +79,14 @@ def expected_purchases(reader: CoreReader, histories: Sequence[dict], at_ts: int
     return total
 
 
-def demand_outlook(reader: CoreReader, histories: Sequence[dict], at_ts: int, horizon_days: float = 7) -> pa.Table:
+def demand_outlook(reader: CoreReader, histories: Sequence[dict], at_ts: int, horizon_days: float = 7,
+                   recent: Mapping[str, int] | None = None) -> pa.Table:
     """item_id, expected_purchases (next ``horizon_days``), purchases_last_period, moving_average
-    (per day), moving_average_forecast (x ``horizon_days``), horizon_days, scored_at; every model item."""
+    (per day), moving_average_forecast (x ``horizon_days``), horizon_days, scored_at; every model item.
+    ``recent``: purchases per item in the last period (the warehouse's count); default: the histories'."""
     ids, _ = readouts.item_vectors(reader)
     expected = expected_purchases(reader, histories, at_ts, horizon_days)
-    recent = recent_purchases(histories, at_ts, horizon_days)
+    recent = recent_purchases(histories, at_ts, horizon_days) if recent is None else recent
     last = np.asarray([recent.get(i, 0) for i in ids], np.float64)
     n = len(ids)
     return pa.table({"item_id": pa.array(ids, pa.string()),

@@ -118,3 +118,21 @@ def read_categories(warehouse: Path) -> dict[str, str | None]:
         if "dim_items" not in present:
             return {}
         return dict(con.sql("SELECT item_id, category FROM dim_items WHERE in_catalogue").fetchall())
+
+
+def read_purchases(warehouse: Path, since_s: float, until_s: float) -> dict[str, int] | None:
+    """{item_id: purchases in [since, until)} from ``fct_events`` (read-only): the warehouse's own
+    count, every event (shards may hold shorter histories); None without a warehouse or fct_events."""
+    import datetime as dt
+
+    if not Path(warehouse).exists():
+        return None
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        present = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = current_schema()").fetchall()}
+        if "fct_events" not in present:
+            return None
+        since, until = (dt.datetime.fromtimestamp(t, dt.UTC).replace(tzinfo=None) for t in (since_s, until_s))
+        return dict(con.sql("SELECT item_id, count(*) FROM fct_events WHERE event_type = 'purchase' AND "
+                            "item_id IS NOT NULL AND ts >= ? AND ts < ? GROUP BY item_id",
+                            params=[since, until]).fetchall())

@@ -126,6 +126,7 @@ def catalogue_anomalies(reader: CoreReader, tags: Mapping[str, str | None], cate
     return anomalies.anomalies_table(rows)
 
 
-def demand_outlook(reader: CoreReader, histories: Sequence[dict], at_ts: int, horizon_days: float = 7) -> pa.Table:
+def demand_outlook(reader: CoreReader, histories: Sequence[dict], at_ts: int, horizon_days: float = 7,
+                   recent: Mapping[str, int] | None = None) -> pa.Table:
     """Expected purchases per item over the horizon beside its moving average (``pipelines.consumers.demand``)."""
-    return demand.demand_outlook(reader, histories, at_ts, horizon_days)
+    return demand.demand_outlook(reader, histories, at_ts, horizon_days, recent)

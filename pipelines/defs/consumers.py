@@ -64,7 +64,8 @@ def _preview(table, n: int = 5) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def _build(name: str, reader, config: ConsumersConfig, hist, active, tags: dict, markets: dict, categories: dict):
+def _build(name: str, reader, config: ConsumersConfig, hist, active, tags: dict, markets: dict, categories: dict,
+           warehouse: Path):
     if name == "recommendations":
         return tables.recommendations(reader, [hist.user_ids[i] for i in active],
                                       [hist.histories[i] for i in active], config.k, config.exclude_seen)
@@ -82,7 +83,8 @@ def _build(name: str, reader, config: ConsumersConfig, hist, active, tags: dict,
         return tables.catalogue_anomalies(reader, tags, categories, config.anomaly_k, config.anomaly_min_lift,
                                           config.anomaly_max_llr)
     if name == "demand_outlook":
-        return tables.demand_outlook(reader, hist.histories, hist.scored_at, config.demand_horizon_days)
+        recent = store.read_purchases(warehouse, hist.scored_at - config.demand_horizon_days * 86_400, hist.scored_at)
+        return tables.demand_outlook(reader, hist.histories, hist.scored_at, config.demand_horizon_days, recent)
     raise ValueError(f"unknown consumer table {name!r}")
 
 
@@ -118,7 +120,7 @@ def consumer_tables(context: dg.AssetExecutionContext, config: ConsumersConfig, 
                      f"{config.active_days} days; {len(tags)} catalogue items, {len(markets)} users with a market")
     for name in todo:
         started = time.perf_counter()
-        table = store.stamp(_build(name, reader, config, hist, active, tags, markets, categories), champ.version, context.run.run_id)
+        table = store.stamp(_build(name, reader, config, hist, active, tags, markets, categories, warehouse), champ.version, context.run.run_id)
         path = store.table_path(paths.lake, name)
         store.write_swap(table, path)
         views = store.create_views(warehouse, paths.lake, [name])

@@ -132,17 +132,9 @@ def champion(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking)
 
 
 def _pictures(context, paths, version: str) -> dict:
-    """The gate chart and the metric history on the champion's page, drawn after the alias moved; a
-    plotting failure is logged and never undoes a promotion."""
-    try:
-        from pipelines.consumers.pictures import markdown_image
-        from pipelines.defs.pictures import gate_pictures
+    from pipelines.defs.pictures import champion_picture_metadata
 
-        pngs = gate_pictures(audit.read_rows(paths.lake), version)
-        return {key: dg.MetadataValue.md(markdown_image(png, f"{key} v{version}")) for key, png in pngs.items()}
-    except Exception as exc:  # noqa: BLE001 - pictures are for people; the promotion stands
-        context.log.warning(f"champion pictures not drawn: {exc!r}")
-        return {}
+    return champion_picture_metadata(context.log, paths.lake, version)
 
 
 defs = dg.Definitions(assets=[champion], asset_checks=[passes_gate])

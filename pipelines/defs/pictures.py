@@ -43,6 +43,20 @@ def gate_pictures(rows, version: str) -> dict[str, bytes]:
     return out
 
 
+def champion_picture_metadata(log, lake: Path, version: str) -> dict:
+    """The gate chart and the metric history as metadata of a ``champion`` materialisation (the gate's
+    promotion, ``promote``, ``rollback``), drawn after the alias moved; a plotting failure is logged
+    and never undoes the move."""
+    try:
+        from pipelines.gate import audit
+
+        pngs = gate_pictures(audit.read_rows(lake), str(version))
+        return {key: dg.MetadataValue.md(pictures.markdown_image(png, f"{key} v{version}")) for key, png in pngs.items()}
+    except Exception as exc:  # noqa: BLE001 - pictures are for people; the promotion stands
+        log.warning(f"champion pictures not drawn: {exc!r}")
+        return {}
+
+
 @dg.asset(name="consumer_pictures", group_name=GROUP, deps=["similar_items", "churn_scores"], pool="duckdb",
           kinds={"matplotlib", "mlflow"},
           description="Item map, metric history, churn calibration and gate chart of the tables' champion version.")

@@ -241,7 +241,8 @@ def test_a_real_browser_sees_the_metadata_and_the_pictures(world, tmp_path):
     try:
         browser = hb.Browser(chromium, tmp_path / "chromium-profile")
         try:
-            for page, keys in (("champion", ("champion_after", "promoted", "gate_chart", "metric_history")),
+            # champion: its latest materialisation is the rollback's (manual moves draw the pictures too)
+            for page, keys in (("champion", ("champion_after", "gate_chart", "metric_history")),
                                ("consumer_pictures", ("pictures_dir", "item_map", "churn_calibration"))):
                 browser.open(f"{base}/assets/{page}")
                 browser.wait_for(" && ".join(f"{hb.TEXT}.includes({key!r})" for key in keys)
