@@ -2,7 +2,8 @@
 
 All of them go through ``models.inference`` (one tokenisation, one scoring path):
 
-- ``recommend``    next items after each history; ``exclude_seen`` says whether seen items may come back
+- ``recommend``    next items after each history; ``exclude_seen`` says whether seen items may come back;
+                   ``next_item_probabilities`` the same scores as a distribution (demand, audiences)
 - ``search``       items for a query typed now, personalised: the query is the history's newest event
 - ``similar_items`` behaviour neighbours: cosine of the learned item vectors
 - ``item_words``   the words customers use for an item: P(word | item) from P(item | search "word")
@@ -47,6 +48,12 @@ def recommend(reader: CoreReader, histories: Sequence, k: int = 10,
     if exclude_seen:
         scores = scores.masked_fill(seen_matrix(store, np.arange(store.n_users), reader.n_items), float("-inf"))
     return _top(scores, k, reader)
+
+
+def next_item_probabilities(reader: CoreReader, histories: Sequence) -> torch.Tensor:
+    """(U, n_items) P(next item = i | history): the softmax of the scores ``recommend`` ranks by (seen
+    items included: a shop's repeat purchases count). Column j is ``reader.item_id(j + 1)``."""
+    return reader.next_scores(reader.encode(histories)).softmax(-1)
 
 
 def with_search(histories: Sequence, queries: Sequence[str], ts: Sequence | None = None) -> list[dict]:

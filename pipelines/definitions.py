@@ -15,10 +15,12 @@ require_single_writer_pool(os.environ["DAGSTER_HOME"])
 import dagster as dg  # noqa: E402
 
 from pipelines.defs import (  # noqa: E402
+    audiences,
     consumers,
     erasure,
     gate,
     ingest,
+    pictures,
     promotion,
     schedules,
     sensors,
@@ -49,5 +51,7 @@ defs = dg.Definitions.merge(
     erasure.defs,
     promotion.defs,
     consumers.defs,
+    audiences.defs,
+    pictures.defs,
     shared_resources(),
 )

@@ -25,13 +25,14 @@ def demo_dates(days: int, extra_cycles: int, today: dt.date) -> tuple[dt.date, d
     return start, initial_end, extra
 
 
-def _run_nightly(defs, instance, first: dt.date, last: dt.date) -> dict:
+def _run_nightly(defs, instance, first: dt.date, last: dt.date, colour_by: str = "") -> dict:
     job = defs.resolve_job_def("nightly")
     tags = ({} if first == last else {"dagster/asset_partition_range_start": first.isoformat(),
                                        "dagster/asset_partition_range_end": last.isoformat()})
     started = time.perf_counter()
     result = job.execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}},
+                    **({"ops": {"consumer_pictures": {"config": {"colour_by": colour_by}}}} if colour_by else {})},
         instance=instance,
         partition_key=first.isoformat() if first == last else None,
         tags=tags,
@@ -90,12 +91,15 @@ def run_demo(days: int = 30, users: int = 600, items: int = 300, seed: int = 7,
 
     from pipelines.definitions import defs
 
+    # the item map coloured by the sample shop's truth palette (what its users follow)
+    colour_by = f"{paths.home / 'truth' / 'items.parquet'}:palette"
     wall = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         cycles = [("backfill " + f"{start} .. {initial_end} (one run)",
-                   _run_nightly(defs, instance, start, initial_end))]
+                   _run_nightly(defs, instance, start, initial_end, colour_by))]
         for day in extra:
-            cycles.append((f"nightly {day}", _run_nightly(defs, instance, day, day)))
+            cycles.append((f"nightly {day}", _run_nightly(defs, instance, day, day, colour_by)))
+        audience = _run_audience(defs, instance)
     for label, cycle in cycles:
         _print_cycle(label, cycle)
 
@@ -103,16 +107,37 @@ def run_demo(days: int = 30, users: int = 600, items: int = 300, seed: int = 7,
     print(f"\npipeline wall time: {time.perf_counter() - wall:.0f} s")
     _print_champion(paths)
     _print_readouts(paths)
-    _print_consumers(paths)
+    _print_consumers(paths, audience)
     return 0 if ok else 1
 
 
-def _print_consumers(paths) -> None:
-    from pipelines.consumers.summary import summary_lines
+AUDIENCE_TAG = "blue"    # a palette tag of the sample shop's catalogue
+
+
+def _run_audience(defs, instance) -> bool:
+    """The `audiences` job for one tag, as marketing would launch it."""
+    result = defs.resolve_job_def("audiences").execute_in_process(
+        instance=instance, raise_on_error=False,
+        run_config={"ops": {"audience_users": {"config": {"tag": AUDIENCE_TAG, "top_n": 50}}}})
+    return result.success
+
+
+def _print_consumers(paths, audience_ok: bool = True) -> None:
+    from pipelines.consumers.summary import audience_lines, quality_lines, summary_lines
+    from pipelines.defs.pictures import pictures_dir
 
     print("\nconsumer tables (docs/consumers.md), each from one champion version:")
-    for line in summary_lines(paths.lake):
+    for line in summary_lines(paths.lake) + audience_lines(paths.lake):
         print(f"   {line}")
+    if not audience_ok:
+        print(f"   (the audiences job for tag {AUDIENCE_TAG!r} failed: see its run in the Dagster UI)")
+    print("\ntheir quality beside a baseline on the sample shop's truth:")
+    for line in quality_lines(paths.lake, paths.home / "truth" / "items.parquet"):
+        print(f"   {line}")
+    folder = pictures_dir(paths.lake)
+    pngs = sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
+    print(f"\npictures: {folder} ({', '.join(pngs) or 'none yet'}); also MLflow artifacts `pictures/` of the "
+          "champion's run, and on the asset pages `champion` and `consumer_pictures` in the Dagster UI (make ui)")
 
 
 def _print_readouts(paths) -> None:

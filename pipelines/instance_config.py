@@ -4,7 +4,7 @@ overwriting an operator's edit, and checked before the code location loads.
 What must hold (``REQUIRED``): pool ``duckdb`` (every step that opens the warehouse) runs one step at
 a time (``concurrency: pools: default_limit: 1``), with op granularity (``run`` would leave the
 executor unlimited); run monitoring frees the slots of runs that ended without releasing them;
-telemetry is off. ``ensure_dagster_yaml`` writes the file when there is none, adds only the keys
+telemetry and the UI's first-run community pop-up (``nux``) are off. ``ensure_dagster_yaml`` writes the file when there is none, adds only the keys
 an existing one lacks (with a warning) and never changes a value an operator set;
 ``require_single_writer_pool`` refuses to load the code location when the instance would let two
 steps write the DuckDB file at once, saying what to add.
@@ -23,6 +23,9 @@ DAGSTER_YAML = """\
 # one writer per DuckDB file: every step that touches it is in pool "duckdb"
 telemetry:
   enabled: false
+# no first-run community pop-up in the UI (it covers the asset graph on a new install)
+nux:
+  enabled: false
 concurrency:
   pools:
     default_limit: 1
@@ -35,6 +38,7 @@ run_monitoring:
 
 REQUIRED: dict[tuple[str, ...], Any] = {
     ("telemetry", "enabled"): False,
+    ("nux", "enabled"): False,
     ("concurrency", "pools", "default_limit"): 1,
     ("run_monitoring", "enabled"): True,
     ("run_monitoring", "free_slots_after_run_end_seconds"): 300,

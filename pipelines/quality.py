@@ -349,3 +349,37 @@ def task_lines(r: dict) -> list[str]:
                  f"labels {x['labels']})")
     return lines
 
+
+
+# ---- catalogue anomalies and demand (issue 10) ------------------------------------------------------
+
+def hypergeom_sf(hits: int, population: int, positives: int, drawn: int) -> float:
+    """P(X >= hits) when ``drawn`` of ``population`` items are picked at random and ``positives`` of
+    them are true: the chance of doing at least this well by luck."""
+    comb = math.comb
+    total = comb(population, drawn)
+    top = min(positives, drawn)
+    return sum(comb(positives, k) * comb(population - positives, drawn - k) for k in range(max(hits, 0), top + 1)) / total
+
+
+def anomaly_quality(flagged: set, errors: set, universe: set) -> dict:
+    """Precision / recall of the flagged items against the truth's catalogue errors, beside chance:
+    flagging the same number of items at random has precision = error share and recall = flagged share;
+    ``p_luck`` is the hypergeometric chance of at least as many hits at random."""
+    flagged, errors = set(flagged) & set(universe), set(errors) & set(universe)
+    hits, n = len(flagged & errors), len(universe)
+    return {"items": n, "errors": len(errors), "flagged": len(flagged), "hits": hits,
+            "precision": hits / len(flagged) if flagged else 0.0,
+            "recall": hits / len(errors) if errors else 0.0,
+            "chance_precision": len(errors) / n if n else 0.0,
+            "chance_recall": len(flagged) / n if n else 0.0,
+            "p_luck": hypergeom_sf(hits, n, len(errors), len(flagged)) if n else 1.0}
+
+
+def forecast_errors(predicted: np.ndarray, actual: np.ndarray) -> dict:
+    """MAE per item, WAPE (sum |error| / sum actual) and bias (sum predicted / sum actual - 1)."""
+    p, a = np.asarray(predicted, np.float64), np.asarray(actual, np.float64)
+    err = np.abs(p - a)
+    total = a.sum()
+    return {"mae": float(err.mean()) if len(a) else 0.0, "wape": float(err.sum() / total) if total else float("nan"),
+            "bias": float(p.sum() / total - 1) if total else float("nan")}

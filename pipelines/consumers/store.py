@@ -17,9 +17,11 @@ import pyarrow.parquet as pq
 
 from pipelines.ingest.lake import WRITE_OPTIONS
 
-TABLES = ("recommendations", "similar_items", "item_words", "churn_scores", "market_map")
+TABLES = ("recommendations", "similar_items", "item_words", "churn_scores", "market_map", "catalogue_anomalies",
+          "demand_outlook")
 VIEW_SCHEMA = "consumers"
 STAMP_COLUMNS = ("model_version", "dagster_run_id")
+VERSION_KEY = b"corebrain.model_version"     # Parquet schema metadata: the version of an empty table
 
 
 def consumers_root(lake: Path) -> Path:
@@ -33,8 +35,11 @@ def table_path(lake: Path, name: str) -> Path:
 def stamp(table: pa.Table, version: str, run_id: str) -> pa.Table:
     """Every row carries the one model version it came from and the Dagster run that wrote it."""
     n = table.num_rows
-    return (table.append_column("model_version", pa.array([str(version)] * n, pa.string()))
-                 .append_column("dagster_run_id", pa.array([run_id] * n, pa.string())))
+    stamped = (table.append_column("model_version", pa.array([str(version)] * n, pa.string()))
+                    .append_column("dagster_run_id", pa.array([run_id] * n, pa.string())))
+    # the file says its version too, so an empty table (no anomalies, no searches) is current as well
+    meta = {**(stamped.schema.metadata or {}), VERSION_KEY: str(version).encode()}
+    return stamped.replace_schema_metadata(meta)
 
 
 def write_swap(table: pa.Table, path: Path) -> None:
@@ -51,12 +56,17 @@ def write_swap(table: pa.Table, path: Path) -> None:
 
 
 def versions_in(path: Path) -> set[str]:
-    """The model versions a table's rows carry (empty: no table, no rows, or no stamp)."""
+    """The model versions a table's rows carry; for a table without rows, the version its file was
+    stamped with (empty set: no table, or no stamp)."""
     if not path.exists():
         return set()
-    if "model_version" not in pq.read_schema(path).names:
+    schema = pq.read_schema(path)
+    if "model_version" not in schema.names:
         return set()
     column = pq.read_table(path, columns=["model_version"]).column("model_version")
+    if len(column) == 0:
+        stamped = (schema.metadata or {}).get(VERSION_KEY)
+        return {stamped.decode()} if stamped else set()
     return {v for v in pc.unique(column).to_pylist() if v is not None}
 
 
@@ -96,3 +106,33 @@ def read_catalogue(warehouse: Path) -> tuple[dict[str, str | None], dict[str, st
         if "dim_users" in present:
             markets = dict(con.sql("SELECT user_id, market FROM dim_users").fetchall())
     return tags, markets
+
+
+def read_categories(warehouse: Path) -> dict[str, str | None]:
+    """{item_id: category} for catalogue items (read-only); empty without a warehouse or ``dim_items``."""
+    if not Path(warehouse).exists():
+        return {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        present = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = current_schema()").fetchall()}
+        if "dim_items" not in present:
+            return {}
+        return dict(con.sql("SELECT item_id, category FROM dim_items WHERE in_catalogue").fetchall())
+
+
+def read_purchases(warehouse: Path, since_s: float, until_s: float) -> dict[str, int] | None:
+    """{item_id: purchases in [since, until)} from ``fct_events`` (read-only): the warehouse's own
+    count, every event (shards may hold shorter histories); None without a warehouse or fct_events."""
+    import datetime as dt
+
+    if not Path(warehouse).exists():
+        return None
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        present = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = current_schema()").fetchall()}
+        if "fct_events" not in present:
+            return None
+        since, until = (dt.datetime.fromtimestamp(t, dt.UTC).replace(tzinfo=None) for t in (since_s, until_s))
+        return dict(con.sql("SELECT item_id, count(*) FROM fct_events WHERE event_type = 'purchase' AND "
+                            "item_id IS NOT NULL AND ts >= ? AND ts < ? GROUP BY item_id",
+                            params=[since, until]).fetchall())

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from models import readouts
 from models.inference import CoreReader
+from pipelines.consumers import anomalies, demand
 from pipelines.consumers.batch import risk_band
 
 CHUNK = 1024
@@ -107,3 +108,25 @@ def market_map(reader: CoreReader, histories: Sequence[dict], markets: Sequence[
                      "other_market": pa.array([r[1] for r in rows], pa.string()),
                      "similarity": pa.array([r[2] for r in rows], pa.float64()),
                      "n_users": pa.array([r[3] for r in rows], pa.int64())})
+
+
+def catalogue_anomalies(reader: CoreReader, tags: Mapping[str, str | None], categories: Mapping[str, str | None],
+                        k: int = 20, min_lift: float = 1.5, max_llr: float = 0.0) -> pa.Table:
+    """item_id, label_kind, disagreeing_label, the shares, p_value, neighbour_ids, suggested_label:
+    catalogue labels the item's ``k`` behaviour neighbours (``readouts.similar_items``) disagree
+    with (``pipelines.consumers.anomalies``); empty for a business without a catalogue."""
+    labels = {i: anomalies.labels_of(t, categories.get(i)) for i, t in tags.items()}
+    labels = {i: ls for i, ls in labels.items() if ls}
+    ids = [i for i in labels if i in reader.index]
+    neighbours: dict[str, list[str]] = {}
+    for s in range(0, len(ids), CHUNK):
+        got, _ = readouts.similar_items(reader, ids[s:s + CHUNK], k=k)
+        neighbours.update(zip(ids[s:s + CHUNK], got, strict=True))
+    rows = anomalies.find_anomalies({i: labels[i] for i in ids}, neighbours, min_lift=min_lift, max_llr=max_llr)
+    return anomalies.anomalies_table(rows)
+
+
+def demand_outlook(reader: CoreReader, histories: Sequence[dict], at_ts: int, horizon_days: float = 7,
+                   recent: Mapping[str, int] | None = None) -> pa.Table:
+    """Expected purchases per item over the horizon beside its moving average (``pipelines.consumers.demand``)."""
+    return demand.demand_outlook(reader, histories, at_ts, horizon_days, recent)

@@ -31,6 +31,8 @@ DESCRIPTIONS = {
     "item_words": "The words customers use for each item; missing_from_tags = the merchandiser's to-do list.",
     "churn_scores": "P(no event in the horizon) per active user, with a risk band (readouts.churn).",
     "market_map": "Market-to-market cosine of the mean user vectors (readouts.embed + market_similarity).",
+    "catalogue_anomalies": "Catalogue tags / categories an item's behaviour neighbours disagree with, with the evidence.",
+    "demand_outlook": "Expected purchases per item in the next days from users' propensities, beside a moving average.",
 }
 SPECS = [dg.AssetSpec(name, group_name=GROUP, deps=["champion"], kinds={"parquet", "duckdb"},
                       description=DESCRIPTIONS[name]) for name in store.TABLES]
@@ -45,6 +47,10 @@ class ConsumersConfig(dg.Config):
     churn_horizon_days: float = 14
     high_risk: float = 0.7           # risk_band thresholds on the churn probability
     medium_risk: float = 0.4
+    anomaly_k: int = 20              # behaviour neighbours judged per item (catalogue_anomalies)
+    anomaly_min_lift: float = 1.5    # a label is judged only where behaviour follows it this much
+    anomaly_max_llr: float = 0.0     # flag where log P(neighbours | carries it) - log P(.. | random) <= this
+    demand_horizon_days: float = 7
 
 
 def _preview(table, n: int = 5) -> dg.MetadataValue:
@@ -58,7 +64,8 @@ def _preview(table, n: int = 5) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def _build(name: str, reader, config: ConsumersConfig, hist, active, tags: dict, markets: dict):
+def _build(name: str, reader, config: ConsumersConfig, hist, active, tags: dict, markets: dict, categories: dict,
+           warehouse: Path):
     if name == "recommendations":
         return tables.recommendations(reader, [hist.user_ids[i] for i in active],
                                       [hist.histories[i] for i in active], config.k, config.exclude_seen)
@@ -72,6 +79,12 @@ def _build(name: str, reader, config: ConsumersConfig, hist, active, tags: dict,
                                    config.high_risk, config.medium_risk)
     if name == "market_map":
         return tables.market_map(reader, hist.histories, [markets.get(u) for u in hist.user_ids])
+    if name == "catalogue_anomalies":
+        return tables.catalogue_anomalies(reader, tags, categories, config.anomaly_k, config.anomaly_min_lift,
+                                          config.anomaly_max_llr)
+    if name == "demand_outlook":
+        recent = store.read_purchases(warehouse, hist.scored_at - config.demand_horizon_days * 86_400, hist.scored_at)
+        return tables.demand_outlook(reader, hist.histories, hist.scored_at, config.demand_horizon_days, recent)
     raise ValueError(f"unknown consumer table {name!r}")
 
 
@@ -102,11 +115,12 @@ def consumer_tables(context: dg.AssetExecutionContext, config: ConsumersConfig, 
     hist = read_histories(champ.shards_dir)
     active = active_rows(hist.last_ts, hist.scored_at, config.active_days)
     tags, markets = store.read_catalogue(warehouse)
+    categories = store.read_categories(warehouse)
     context.log.info(f"{len(hist.user_ids)} users in the shards, {len(active)} active in the last "
                      f"{config.active_days} days; {len(tags)} catalogue items, {len(markets)} users with a market")
     for name in todo:
         started = time.perf_counter()
-        table = store.stamp(_build(name, reader, config, hist, active, tags, markets), champ.version, context.run.run_id)
+        table = store.stamp(_build(name, reader, config, hist, active, tags, markets, categories, warehouse), champ.version, context.run.run_id)
         path = store.table_path(paths.lake, name)
         store.write_swap(table, path)
         views = store.create_views(warehouse, paths.lake, [name])
@@ -116,7 +130,8 @@ def consumer_tables(context: dg.AssetExecutionContext, config: ConsumersConfig, 
             "build_seconds": round(time.perf_counter() - started, 3), "preview": _preview(table)})
 
 
-consumers_job = dg.define_asset_job("consumers", selection=dg.AssetSelection.groups(GROUP),
+consumers_job = dg.define_asset_job("consumers", selection=dg.AssetSelection.groups(GROUP)
+                                    - dg.AssetSelection.assets("audiences"),
                                     description="Rebuild the consumer tables from the current champion.")
 
 

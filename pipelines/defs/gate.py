@@ -121,6 +121,7 @@ def champion(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking)
     context.log.info(f"champion {row['incumbent_version'] or 'none'} -> {row['candidate_version']} "
                      f"(decision {row['decision_id']})")
     return dg.MaterializeResult(metadata={
+        **_pictures(context, paths, row["candidate_version"]),
         "decision": "promoted",
         "audit_id": row["decision_id"],
         "champion_before": row["incumbent_version"] or "none",
@@ -128,6 +129,12 @@ def champion(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking)
         "evaluation_sha256": row["evaluation_sha256"],
         "rules_sha256": row["rules_sha256"],
     })
+
+
+def _pictures(context, paths, version: str) -> dict:
+    from pipelines.defs.pictures import champion_picture_metadata
+
+    return champion_picture_metadata(context.log, paths.lake, version)
 
 
 defs = dg.Definitions(assets=[champion], asset_checks=[passes_gate])

@@ -50,10 +50,17 @@ def _audit(context, client, name: str, version: str, action: str, reason: str, w
     context.log_event(dg.AssetMaterialization(
         asset_key="champion",
         description=f"manual {action}",
-        metadata={"decision": f"manual {action}", "reasons": reason, "requested_by": who,
+        metadata={**_pictures(context, paths, str(version)),
+                  "decision": f"manual {action}", "reasons": reason, "requested_by": who,
                   "champion_before": before or "none", "champion_after": version,
                   "audit_id": row["decision_id"]},
     ))
+
+
+def _pictures(context, paths, version: str) -> dict:
+    from pipelines.defs.pictures import champion_picture_metadata
+
+    return champion_picture_metadata(context.log, paths.lake, version)
 
 
 @dg.op(pool="gate")

@@ -10,6 +10,7 @@ then remove users from every consumer table and its view.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -151,10 +152,116 @@ def test_the_champion_sensor_asks_for_one_refresh_per_move(world):
     assert isinstance(same, dg.SkipReason)
 
 
+def test_catalogue_anomalies_come_from_the_similar_items_readout_and_beat_chance(world):
+    """The evidence is the champion's behaviour neighbours (the similar_items read-out, whose top 10 is
+    the first 10 of the anomaly's 20) and the catalogue's own tags; the flagged items find the
+    simulator's planted wrong palette tags more often than flagging as many items at random."""
+    from pipelines import quality
+    from pipelines.consumers.anomalies import labels_of
+
+    table = _table(world, "catalogue_anomalies").to_pandas()
+    assert len(table) > 0
+    sims = _table(world, "similar_items").to_pandas().sort_values(["item_id", "rank"])
+    top = sims.groupby("item_id").similar_item_id.apply(list).to_dict()
+    with duckdb.connect(str(world["paths"].warehouse), read_only=True) as con:
+        cat = {i: labels_of(t, c) for i, t, c in con.sql(
+            "select item_id, tags, category from dim_items where in_catalogue").fetchall()}
+    for row in table.itertuples():
+        neigh = list(row.neighbour_ids)
+        assert neigh[:10] == top[row.item_id], row.item_id
+        assert (row.label_kind, row.disagreeing_label) in cat[row.item_id]
+        carrying = [n for n in neigh if (row.label_kind, row.disagreeing_label) in cat.get(n, set())]
+        assert row.neighbour_share == pytest.approx(len(carrying) / len(neigh))
+        assert row.log_likelihood_ratio <= 0 and row.suggested_label is None or \
+            (row.label_kind, row.suggested_label) not in cat[row.item_id]
+    truth = pq.read_table(world["paths"].home / "truth" / "items.parquet").to_pandas()
+    universe = set(sims.item_id) & set(cat)
+    q = quality.anomaly_quality(set(table.item_id), set(truth.item_id[truth.catalogue_error]), universe)
+    print(f"catalogue_anomalies on the test shop: {q}")
+    assert q["errors"] > 0 and q["hits"] > 0
+    assert q["precision"] > q["chance_precision"] and q["recall"] > q["chance_recall"]
+
+
+def test_demand_outlook_sums_the_users_propensities_beside_the_warehouses_moving_average(world):
+    """moving_average_forecast is the item's purchases in the window's last 7 days as fct_events
+    counts them (an independent path: SQL over the warehouse); expected purchases sum to the users'
+    expected purchases (the next-item probabilities sum to one per user)."""
+    table = _table(world, "demand_outlook").to_pandas()
+    assert (table.expected_purchases >= 0).all() and table.expected_purchases.sum() > 0
+    assert (table.horizon_days == 7).all()
+    at = table.scored_at.iloc[0]
+    with duckdb.connect(str(world["paths"].warehouse), read_only=True) as con:
+        counts = dict(con.sql("select item_id, count(*) from fct_events where event_type = 'purchase' "
+                              "and ts >= ? and ts < ? group by item_id",
+                              params=[at.to_pydatetime() - dt.timedelta(days=7), at.to_pydatetime()]).fetchall())
+    assert sum(counts.values()) > 0
+    got = dict(zip(table.item_id, table.moving_average_forecast, strict=True))
+    assert {i: got.get(i, 0) for i in counts} == {i: float(c) for i, c in counts.items()}
+    assert np.allclose(table.moving_average * 7, table.moving_average_forecast)
+
+
+def test_the_audiences_job_ranks_the_likeliest_buyers_of_a_tag_from_the_champion(world):
+    champion = str(version_for_alias(world["client"], NAME, CHAMPION).version)
+    churn = set(_table(world, "churn_scores").column("user_id").to_pylist())     # the active users
+    result = _run(world, "audiences", {"ops": {"audience_users": {"config": {"tag": "Nature", "top_n": 25}}}})
+    path = store.consumers_root(world["paths"].lake) / "audiences" / "tag-nature.parquet"
+    table = pq.read_table(path).to_pandas()
+    assert len(table) == 25 and table["rank"].tolist() == list(range(1, 26))
+    assert table.propensity.is_monotonic_decreasing and (table.target == "nature").all()
+    assert set(table.model_version) == {champion} and set(table.dagster_run_id) == {result.run_id}
+    assert set(table.user_id) <= churn and table.n_target_items.iloc[0] > 1
+    assert _view(world, "select count(*), min(model_version) from consumers.audiences") == [(25, champion)]
+    mats = _mats(result)
+    assert mats["audiences"]["model_version"] == champion and mats["audiences"]["rows"] == 25
+    # nothing given, or a tag no item carries: the run fails saying what to give, no table is written
+    for config, message in (({}, "exactly one of item_id, category or tag"),
+                            ({"tag": "no-such-tag"}, "names no item the champion knows")):
+        with dg.DagsterInstance.get() as instance:
+            bad = world["defs"].resolve_job_def("audiences").execute_in_process(
+                instance=instance, raise_on_error=False, run_config={"ops": {"audience_users": {"config": config}}})
+        assert not bad.success
+        assert any(message in (e.message or "") or message in str(e.event_specific_data) for e in bad.all_events
+                   if e.is_failure), config
+    assert [p.name for p in path.parent.iterdir()] == ["tag-nature.parquet"]
+
+
+def test_a_real_browser_sees_the_metadata_and_the_pictures(world, tmp_path):
+    """The Dagster webserver on 127.0.0.1 over this world's home, headless Chromium (DevTools on a pipe):
+    the champion decision page and the consumer_pictures page show their metadata, and opening a
+    picture's markdown entry renders the PNG."""
+    from tests.integration import helpers_browser as hb
+
+    chromium = hb.find_chromium()
+    if chromium is None:
+        pytest.skip("headless Chromium not found (/usr/bin/chromium): `apt-get install -y chromium "
+                    "chromium-driver` (as .ci/run does) to run the browser test")
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])))
+    server, base = hb.start_webserver(tmp_path / "webserver.log", env)
+    try:
+        browser = hb.Browser(chromium, tmp_path / "chromium-profile")
+        try:
+            # champion: its latest materialisation is the rollback's (manual moves draw the pictures too)
+            for page, keys in (("champion", ("champion_after", "gate_chart", "metric_history")),
+                               ("consumer_pictures", ("pictures_dir", "item_map", "churn_calibration"))):
+                browser.open(f"{base}/assets/{page}")
+                browser.wait_for(" && ".join(f"{hb.TEXT}.includes({key!r})" for key in keys)
+                                 + f" && {hb.TEXT}.includes('[Show Markdown]')")
+                assert browser.js(hb.SHOW_MARKDOWN) >= 2, page
+                shown = browser.wait_for(f"{hb.PICTURE}.length > 0 && {hb.PICTURE}")
+                assert shown and "x" in shown[0], (page, shown)
+                print(f"browser: {page} shows {shown}")
+        finally:
+            browser.close()
+    finally:
+        hb.stop_group(server)
+
+
 def test_erasure_removes_the_users_from_every_consumer_table(world):
     import json
 
-    users = sorted(set(_table(world, "recommendations").column("user_id").to_pylist()))[:3]
+    audience = store.consumers_root(world["paths"].lake) / "audiences" / "tag-nature.parquet"
+    users = sorted(pq.read_table(audience).column("user_id").to_pylist())[:3]
     assert all(u in set(_table(world, "churn_scores").column("user_id").to_pylist()) for u in users)
     _run(world, "erase_users", {"user_ids": users, "reason": "consumer erasure test"})
     for name in USER_TABLES:
@@ -162,6 +269,9 @@ def test_erasure_removes_the_users_from_every_consumer_table(world):
         assert not left & set(users), name
         assert _view(world, f"select count(*) from consumers.{name} where user_id in ({', '.join('?' * 3)})"
                      .replace("?", "'{}'").format(*users)) == [(0,)]
+    assert not set(pq.read_table(audience).column("user_id").to_pylist()) & set(users)
+    assert _view(world, "select count(*) from consumers.audiences where user_id in ({})"
+                 .format(", ".join(f"'{u}'" for u in users))) == [(0,)]
     log = [json.loads(line) for line in (world["paths"].lake / "erasure_log.jsonl").read_text().splitlines()]
-    assert log[-1]["rows_removed"]["consumers"] >= 3 * 11       # 10 recommendations + 1 churn row each
+    assert log[-1]["rows_removed"]["consumers"] >= 3 * 12       # 10 recommendations + 1 churn + 1 audience row each
     assert not list(store.consumers_root(world["paths"].lake).rglob(".*.tmp-*"))

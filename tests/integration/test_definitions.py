@@ -61,3 +61,10 @@ def test_daily_models_rebuild_late_days_by_automation():
         # late days rebuild, but never past a failed upstream blocking check (issue 13)
         labels = [c.get_label() for c in condition.children]
         assert "rebuild_on_upstream_change" in labels and "all_deps_blocking_checks_passed" in labels, (name, labels)
+
+
+def test_the_code_location_loads_as_the_webserver_loads_it():
+    """The webserver builds the whole repository: names must be unique across ops and jobs (an asset
+    op and a job both called `audiences` broke only there), every job must resolve."""
+    dg.Definitions.validate_loadable(defs)
+    assert {"nightly", "consumers", "audiences"} <= {j.name for j in defs.get_repository_def().get_all_jobs()}

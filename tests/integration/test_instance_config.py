@@ -71,3 +71,14 @@ def test_the_code_location_refuses_to_load_against_such_an_instance(corebrain_ho
     assert done.returncode != 0
     assert "corebrain refuses to load" in done.stderr and "default_limit: 1" in done.stderr
     assert "default_limit: 4" in path.read_text()           # the operator's value was not overwritten
+
+
+def test_the_first_run_community_pop_up_is_off_in_the_instance_dagster_reads(corebrain_home):
+    """The UI's first-run "join the community" dialog covers the asset graph on a new install: the
+    generated dagster.yaml switches it off (``nux: enabled: false``), and Dagster itself reads it so."""
+    import dagster as dg
+
+    prepare_environment()
+    assert yaml.safe_load((corebrain_home.dagster_home / "dagster.yaml").read_text())["nux"] == {"enabled": False}
+    with dg.DagsterInstance.get() as instance:
+        assert instance.nux_enabled is False
