@@ -342,13 +342,61 @@ class IngestSession:
         report.accepted = sum(n for _d, n in days)
         report.event_days = {d.isoformat(): n for d, n in days}
         report.written = [p.relative_to(paths.home).as_posix() for p in written]
+        report.later_duplicates = self._later_duplicates(landing_day)
         con.execute("DROP TABLE accepted")
 
+    def _later_duplicates(self, landing_day: date) -> dict[str, dict[str, int]]:
+        """{later landing day L: {event day E: rows}}: lake rows of landing days after D whose event_id
+        D has just accepted. Only possible when D is ingested after L (out of order, or D re-delivered
+        with new content); then D's copy is the first one and L must be re-ingested to drop its copy."""
+        later = {str(p): (day.isoformat(), landed.isoformat())
+                 for day, landed, p in landed_event_files(self.paths.lake_events) if landed > landing_day}
+        if not later:
+            return {}
+        found = self.con.sql("""SELECT filename, count(*) FROM read_parquet($files, filename = true)
+            WHERE event_id IN (SELECT event_id FROM accepted) GROUP BY filename""",
+                             params={"files": list(later)}).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for filename, n in found:
+            event_day, landed = later[filename]
+            out.setdefault(landed, {})[event_day] = n
+        return {landed: dict(sorted(days.items())) for landed, days in sorted(out.items())}
 
-def ingest_landing_days(paths, days: list[date], settings: IngestSettings) -> list[DayReport]:
-    """Days in order, so that within one backfill run earlier days win the dedupe."""
+
+def ingest_landing_days(paths, days: list[date], settings: IngestSettings,
+                        reingested: list[DayReport] | None = None) -> list[DayReport]:
+    """Days in order, so that within one backfill run earlier days win the dedupe.
+
+    A day ingested after a later one (out of order) can hold the first copy of an event that the
+    later day's lake files hold too: each such later day (outside ``days``) is then re-ingested from
+    its landing files, in order, so that its copy becomes ``DUPLICATE_EVENT_ID`` exactly as if the
+    days had come in order. Their reports are appended to ``reingested`` when given. A later day
+    whose landing folder is gone cannot be re-read: it is left as it is, listed in the causing
+    day's ``later_duplicates_unresolved`` (``stg_events`` still keeps one copy per lake day)."""
+    requested = sorted(set(days))
     with IngestSession(paths, settings) as session:
-        return [session.ingest_day(day) for day in sorted(set(days))]
+        reports = [session.ingest_day(day) for day in requested]
+        pending = {d for r in reports for d in r.later_duplicates} - {d.isoformat() for d in requested}
+        done: set[str] = set()
+        by_day = {r.landing_day.isoformat(): r for r in reports}
+        while pending:
+            later = min(pending)
+            pending.discard(later)
+            done.add(later)
+            folder = paths.landing_events / f"date={later}"
+            entries, _hidden = list_landing_folder(folder, paths.landing)
+            if not entries:
+                for report in by_day.values():
+                    if later in report.later_duplicates:
+                        report.later_duplicates_unresolved.append(later)
+                continue
+            report = session.ingest_day(date.fromisoformat(later))
+            report.reingested_for_dedupe = True
+            by_day[later] = report
+            if reingested is not None:
+                reingested.append(report)
+            pending |= set(report.later_duplicates) - done - {d.isoformat() for d in requested}
+        return reports
 
 
 def ingest_landing_day(paths, landing_day: date, settings: IngestSettings) -> DayReport:
