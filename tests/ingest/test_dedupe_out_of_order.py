@@ -104,3 +104,22 @@ def test_out_of_order_ingest_reaches_fct_events_once(corebrain_home):
         total, distinct = con.sql("select count(*), count(distinct event_id) from fct_events").fetchall()[0]
     assert rows == [(EARLY, "u1", EARLY.isoformat())]
     assert total == distinct == 13
+
+
+def test_one_session_over_days_equals_one_session_per_day(corebrain_home, tmp_path):
+    """The session's id index (read once, kept current day by day) dedupes like fresh reads of the lake."""
+    def landing(paths: CorebrainPaths) -> None:
+        for k, day in enumerate([date(2026, 1, d) for d in (3, 4, 5, 6)]):
+            rows = good_events(5, f"d{k}-", day) + [event("x1", ts=f"{day.isoformat()}T08:00:00Z", user_id=f"u{k}")]
+            if k:
+                rows.append(event(f"d{k - 1}-2", ts=f"{day.isoformat()}T09:00:00Z"))   # yesterday's again
+            write_jsonl(paths, "a.jsonl", rows, day=day)
+    days = [date(2026, 1, d) for d in (3, 4, 5, 6)]
+    landing(corebrain_home)
+    reports = ingest_landing_days(corebrain_home, days, SETTINGS)
+    assert [r.reasons.get(reasons.DUPLICATE_EVENT_ID, 0) for r in reports] == [0, 2, 2, 2]
+    other = CorebrainPaths(tmp_path / "per-day").ensure()
+    landing(other)
+    for day in days:
+        ingest_landing_days(other, [day], SETTINGS)
+    assert _lake_digest(corebrain_home) == _lake_digest(other)
