@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/ingest_throughput.py --rows 1000000 --days 3
     .venv/bin/python benchmarks/ingest_throughput.py --rows 200000 --days 3 --paths duckdb
+    .venv/bin/python benchmarks/ingest_throughput.py --paths duckdb,before --before-repo /tmp/old-checkout
 
 For each format (JSON Lines, Parquet, CSV) it writes ``--days`` synthetic landing days of ``--rows``
 rows each (1 % bad timestamps, 1 % duplicates of the previous day) into its own temporary
 COREBRAIN_HOME, then times ``ingest_landing_days`` (``pipelines.ingest.day``, the pipeline's path)
 and ``pipelines.ingest.rowwise`` (the first, row-by-row implementation) on the same files, each in
 a fresh child process so peak RSS (``ru_maxrss``) is its own. Both must give the same counts.
+``--before-repo`` adds the path ``before``: the DuckDB path of another checkout (e.g. ``git archive``
+of an older commit), on the same files in the same run, for before / after tables.
 Prints a markdown table; ``--out`` writes the JSON.
 """
 
@@ -31,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 FORMATS = ("jsonl", "parquet", "csv")
-PATHS = ("duckdb", "rowwise")
+PATHS = ("duckdb", "rowwise", "before")
 RESULT_PREFIX = "INGEST-RESULT "
 START = date(2026, 1, 1)
 
@@ -69,7 +72,7 @@ def child(home: Path, path: str, days: int) -> dict:
     from pipelines.ingest.contract import IngestSettings
     from pipelines.settings import CorebrainPaths
 
-    if path == "duckdb":
+    if path in ("duckdb", "before"):
         from pipelines.ingest.day import ingest_landing_days
     else:
         from pipelines.ingest.rowwise import ingest_landing_days
@@ -85,8 +88,9 @@ def child(home: Path, path: str, days: int) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def run_child(home: Path, path: str, days: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+def run_child(home: Path, path: str, days: int, before_repo: str | None = None) -> dict:
+    repo = Path(before_repo).resolve() if path == "before" else Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
     proc = subprocess.run([sys.executable, __file__, "--child", path, "--home", str(home), "--days", str(days)],
                           capture_output=True, text=True, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
@@ -100,7 +104,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000, help="rows per landing day")
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--formats", default=",".join(FORMATS))
-    parser.add_argument("--paths", default=",".join(PATHS), help="duckdb,rowwise (the baseline)")
+    parser.add_argument("--paths", default="duckdb,rowwise", help="duckdb,rowwise (the baseline),before")
+    parser.add_argument("--before-repo", help="checkout whose DuckDB path runs as 'before'")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--child", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
@@ -121,7 +126,7 @@ def main() -> None:
                 write_day(home / "landing" / "events" / f"date={day.isoformat()}", fmt,
                           _rows(day, args.rows, rng, day.isoformat()))
             for path in args.paths.split(","):
-                r = run_child(home, path, args.days)
+                r = run_child(home, path, args.days, args.before_repo)
                 r.update(format=fmt, path=path, events_per_s=round(r["rows_read"] / r["seconds"]))
                 results.append(r)
                 print(f"| {fmt} | {path} | {r['rows_read']:,} | {r['accepted']:,} | {r['quarantined']:,} | "
@@ -130,6 +135,7 @@ def main() -> None:
             shutil.rmtree(home, ignore_errors=True)
     if args.out:
         Path(args.out).write_text(json.dumps({"rows_per_day": args.rows, "days": args.days,
+                                              "before_repo": args.before_repo,
                                               "load_avg": os.getloadavg(), "results": results}, indent=2) + "\n")
 
 

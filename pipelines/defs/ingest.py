@@ -9,6 +9,9 @@ partitions and config onto it and reports what happened as metadata and asset ch
   extra ``AssetMaterialization`` of ``raw_events`` partition E, so that downstream partitions of E
   show as stale ("upstream data changed"); downstream assets with ``rebuild_on_upstream_change()``
   as automation condition are then rebuilt for E by the automation sensor.
+- Out-of-order ingest: when day D is ingested after a later landing day L that holds a copy of
+  an event D accepted first, ingest re-ingests L (so L's copy is ``DUPLICATE_EVENT_ID``) and logs a
+  materialisation of partition L and of each event day that lost L's copy, so that they rebuild.
 - Checks: ``quarantine_share`` (blocking) fails when a day's quarantined share exceeds the threshold,
   and for a day whose every file was rejected whole; ``counts_reconcile`` (blocking) fails if rows
   read != accepted + quarantined; ``landing_files_readable`` warns when whole files were rejected
@@ -90,6 +93,22 @@ def other_event_days(reports: list[DayReport], run_days: set[str]) -> dict[str, 
     return dict(sorted(touched.items()))
 
 
+def dedupe_repairs(reports: list[DayReport], reingested: list[DayReport]) -> dict[str, dict[str, int]]:
+    """{partition: {landing day L: rows}} to mark stale after out-of-order ingest re-ingested later
+    landing days L: each event day that lost L's copy of an event, and L itself (its quarantine
+    changed). Only days that are partitions."""
+    redone = {r.landing_day.isoformat() for r in reingested}
+    marked: dict[str, dict[str, int]] = {}
+    for report in [*reports, *reingested]:
+        for landed, event_days in report.later_duplicates.items():
+            if landed not in redone:
+                continue
+            for day, n in {**event_days, landed: sum(event_days.values())}.items():
+                if daily_partitions.has_partition_key(day):
+                    marked.setdefault(day, {})[landed] = n
+    return dict(sorted(marked.items()))
+
+
 @dg.asset(
     key="raw_events",
     partitions_def=daily_partitions,
@@ -112,8 +131,16 @@ def raw_events(context: dg.AssetExecutionContext, config: IngestConfig):
     settings = config.settings()
     paths = current_paths().ensure()
     days = [date.fromisoformat(key) for key in context.partition_keys]
-    reports = ingest_landing_days(paths, days, settings)
+    reingested: list[DayReport] = []
+    reports = ingest_landing_days(paths, days, settings, reingested)
 
+    for day, why in dedupe_repairs(reports, reingested).items():
+        context.log_event(dg.AssetMaterialization(
+            asset_key="raw_events", partition=day,
+            description="a later landing day was re-ingested: an earlier landing day, ingested after it, "
+                        "holds the first copy of some of its events; downstream partitions are stale",
+            metadata={"duplicates_removed": dg.MetadataValue.json(why)},
+        ))
     touched = other_event_days(reports, set(context.partition_keys))
     for day, landed in touched.items():
         context.log_event(dg.AssetMaterialization(
@@ -158,6 +185,10 @@ def raw_events(context: dg.AssetExecutionContext, config: IngestConfig):
         "days_without_landing_files": dg.MetadataValue.json(no_data),
         "days_all_files_rejected": dg.MetadataValue.json(all_rejected),
         "per_landing_day": dg.MetadataValue.json([r.as_dict() for r in reports]),
+        "later_days_reingested": dg.MetadataValue.json([r.as_dict() for r in reingested]),
+        "later_duplicates_unresolved": dg.MetadataValue.json(
+            {r.landing_day.isoformat(): r.later_duplicates_unresolved for r in reports
+             if r.later_duplicates_unresolved}),
     }
     checks = [
         dg.AssetCheckResult(

@@ -127,9 +127,10 @@ def checks() -> list[Check]:
 
 def residue_condition() -> str:
     """Rows decided by the Python validator instead (rare shapes where DuckDB and Python differ)."""
+    # ts text that does not start with four ASCII digits never parses (fromisoformat): BAD_TS here
     return ("(parse_reason IS NULL AND (residue_hint"
-            " OR (ts_k = 'str' AND ts_txt <> '' AND NOT regexp_matches(ts_txt, $ts_fast))"
-            " OR (price_k = 'str' AND price_t <> '' AND NOT regexp_matches(price_t, $price_fast))"
+            " OR (ts_k = 'str' AND ts_txt <> '' AND NOT ts_ok AND regexp_matches(ts_txt, '^[0-9]{4}'))"
+            " OR (price_k = 'str' AND price_t <> '' AND NOT price_ok)"
             " OR (event_type_k = 'str' AND NOT event_type_s ~ '^[\\x20-\\x7e]*$')))")
 
 
@@ -138,9 +139,11 @@ def validation_sql(source: str, extra: tuple[str, ...] = ()) -> str:
     (plus the ``extra`` columns of the source, passed through)."""
     text_cols = ",\n        ".join(f"{_text_expr(c)} AS {c}" for c in STRING_COLUMNS)
     all_checks = checks()
+    # each condition is evaluated once: the first failing check's number, then its reason and detail
+    check_case = " ".join(f"WHEN {c.condition} THEN {i}" for i, c in enumerate(all_checks))
     reason_case = " ".join(
-        f"WHEN {c.condition} THEN {c.reason if c.reason == 'parse_reason' else _q(c.reason)}" for c in all_checks)
-    detail_case = " ".join(f"WHEN {c.condition} THEN {c.detail}" for c in all_checks)
+        f"WHEN {i} THEN {c.reason if c.reason == 'parse_reason' else _q(c.reason)}" for i, c in enumerate(all_checks))
+    detail_case = " ".join(f"WHEN {i} THEN {c.detail}" for i, c in enumerate(all_checks))
     trims = ",\n        ".join(f"{_trimmed(c)} AS {c}_t" for c in NORMALISED_COLUMNS)
     all_text = ", ".join(f"{c}_s" for c in NORMALISED_COLUMNS)
     return _inline_constants(f"""
@@ -151,30 +154,38 @@ texts AS (
     SELECT trimmed.*,
         {text_cols},
         CASE WHEN ts_k = 'str' THEN ts_t END AS ts_txt,
-        CASE WHEN price_k IN ('int', 'float') THEN price_v
-             WHEN price_k = 'str' AND regexp_matches(price_t, $price_fast)
-                  THEN try_cast(price_t AS DOUBLE) END AS price_num
+        coalesce(regexp_matches(price_t, $price_fast), FALSE) AS price_ok
     FROM trimmed
 ),
+fast AS (
+    SELECT texts.*, coalesce(regexp_matches(ts_txt, $ts_fast), FALSE) AS ts_ok,
+        CASE WHEN price_k IN ('int', 'float') THEN price_v
+             WHEN price_k = 'str' AND price_ok THEN try_cast(price_t AS DOUBLE) END AS price_num
+    FROM texts
+),
 local_ts AS (
-    SELECT texts.* EXCLUDE (ts_us),
+    SELECT fast.* EXCLUDE (ts_us),
         lower(event_type) AS event_type_l,
         CASE WHEN ts_k IN ('datetime', 'date') THEN ts_us
-             WHEN ts_txt IS NOT NULL AND regexp_matches(ts_txt, $ts_fast)
-             THEN epoch_us(try_cast(ts_txt AS TIMESTAMP)) - {_offset_us("ts_txt")}
+             WHEN ts_ok THEN epoch_us(try_cast(ts_txt AS TIMESTAMP)) - {_offset_us("ts_txt")}
         END AS ts_us0
-    FROM texts
+    FROM fast
 ),
 ranged AS (
     SELECT * EXCLUDE (ts_us0), CASE WHEN ts_us0 >= {MIN_US} AND ts_us0 < {MAX_US} THEN ts_us0 END AS ts_us
     FROM local_ts
 ),
-decided AS (
+checked AS (
     SELECT ranged.*,
         {residue_condition()} AS residue,
-        CASE {reason_case} END AS reason,
-        CASE {detail_case} END AS detail
+        CASE {check_case} END AS check_no
     FROM ranged
+),
+decided AS (
+    SELECT checked.*,
+        CASE check_no {reason_case} END AS reason,
+        CASE check_no {detail_case} END AS detail
+    FROM checked
 )
 SELECT
     idx, source_row, raw_off, raw_len,{''.join(' ' + c + ',' for c in extra)}

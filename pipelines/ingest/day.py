@@ -47,6 +47,7 @@ from pipelines.ingest.validate import Rejected, best_effort_user_id, validate_ro
 __all__ = ["DayReport", "IngestSession", "ingest_landing_day", "ingest_landing_days"]
 
 OUT_BATCH_ROWS = 100_000
+ROW_KEY = 1 << 40  # (file, row) as one BIGINT: file_idx * ROW_KEY + source_row
 EVENT_FIELDS = ("event_id", "ts", "user_id", "session_id", "event_type", "item_id", "query", "market", "price")
 STAGED_OK = """CREATE OR REPLACE TEMP TABLE ok (
     file_idx INTEGER, source_row BIGINT, raw_off BIGINT, raw_len BIGINT, event_id VARCHAR, ts TIMESTAMP,
@@ -92,6 +93,7 @@ class IngestSession:
         self.paths = paths
         self.settings = settings
         self.tmp = paths.home / "tmp" / f"ingest-{os.getpid()}"
+        self._seen_loaded = False
 
     def __enter__(self) -> IngestSession:
         self._clean_stale()
@@ -275,28 +277,33 @@ class IngestSession:
     # ---------------------------------------------------------------- dedupe and write
 
     def _dedupe(self, landing_day: date, scanners: dict[int, Scanner]) -> None:
-        """First copy wins: within the day by (file, row), then against earlier landing days' lake files."""
+        """First copy wins: within the day by (file, row), then against earlier landing days' lake files.
+
+        Within the day an aggregate over the ids met more than once (most are unique: a hash
+        aggregate, no sort of the day). Against earlier days the session's id index (``seen``)
+        names the few earlier landing days that may hold one of the day's ids; only their files
+        are read, for the exact match and where it was first seen."""
         con = self.con
-        con.execute("""CREATE OR REPLACE TEMP TABLE ranked AS
-            SELECT ok.*, row_number() OVER w AS rn,
-                   first_value(file_idx) OVER w AS first_file, first_value(source_row) OVER w AS first_row
-            FROM ok WINDOW w AS (PARTITION BY event_id ORDER BY file_idx, source_row)""")
-        con.execute("""CREATE OR REPLACE TEMP TABLE dups AS
-            SELECT r.file_idx, r.source_row, r.raw_off, r.raw_len, r.user_id,
-                   'first seen in ' || f.source_file || ' row ' || r.first_row AS detail
-            FROM ranked r JOIN files f ON f.file_idx = r.first_file WHERE rn > 1""")
-        earlier = [str(p) for _day, landed, p in landed_event_files(self.paths.lake_events) if landed < landing_day]
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE firsts AS
+            SELECT event_id, min(file_idx * {ROW_KEY} + source_row) AS first_key
+            FROM ok GROUP BY event_id HAVING count(*) > 1""")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE dups AS
+            SELECT o.file_idx, o.source_row, o.raw_off, o.raw_len, o.user_id,
+                   'first seen in ' || f.source_file || ' row ' || (m.first_key % {ROW_KEY}) AS detail
+            FROM ok o JOIN firsts m USING (event_id) JOIN files f ON f.file_idx = m.first_key // {ROW_KEY}
+            WHERE o.file_idx * {ROW_KEY} + o.source_row <> m.first_key""")
+        con.execute("DROP TABLE firsts")
+        earlier = self._files_of(self._landed_matching("ok", "<", landing_day))
         if earlier:
             con.execute("""INSERT INTO dups
                 SELECT r.file_idx, r.source_row, r.raw_off, r.raw_len, r.user_id,
                        'first seen in an earlier landing day: ' || p.first_seen
-                FROM ranked r JOIN (
+                FROM (SELECT * FROM ok ANTI JOIN dups USING (file_idx, source_row)) r JOIN (
                     SELECT event_id, arg_min(source_file || ' row ' || source_row,
                                              source_file || lpad(CAST(source_row AS VARCHAR), 20, '0')) AS first_seen
                     FROM read_parquet($files, union_by_name = true)
-                    WHERE event_id IN (SELECT event_id FROM ranked WHERE rn = 1)
-                    GROUP BY event_id) p ON p.event_id = r.event_id
-                WHERE r.rn = 1""", {"files": earlier})
+                    WHERE event_id IN (SELECT event_id FROM ok)
+                    GROUP BY event_id) p ON p.event_id = r.event_id""", {"files": earlier})
         found = con.sql("SELECT file_idx, raw_off, raw_len, source_row FROM dups ORDER BY file_idx, source_row").fetchall()
         if found:
             raws: list[str] = []
@@ -313,9 +320,36 @@ class IngestSession:
                 FROM dups d JOIN dup_raw x USING (file_idx, source_row)""")
             con.unregister("dup_raw")
         con.execute("""CREATE OR REPLACE TEMP TABLE accepted AS
-            SELECT r.* EXCLUDE (rn, first_file, first_row), CAST(r.ts AS DATE) AS event_day
-            FROM ranked r ANTI JOIN dups d USING (file_idx, source_row) WHERE r.rn = 1""")
-        con.execute("DROP TABLE ranked")
+            SELECT o.*, CAST(o.ts AS DATE) AS event_day FROM ok o ANTI JOIN dups d USING (file_idx, source_row)""")
+
+    # ---------------------------------------------------------------- the id index
+
+    def _ensure_seen(self) -> None:
+        """``seen (h, landed)``: a hash of every event_id in the lake and its landing day, read once
+        per session (not once per day of a backfill) and kept current as days are written. A
+        superset is safe (a hash only names files to read), so erased rows may stay in it."""
+        if self._seen_loaded:
+            return
+        self.con.execute("CREATE OR REPLACE TEMP TABLE seen (h UBIGINT, landed DATE)")
+        files = [str(p) for _day, _landed, p in landed_event_files(self.paths.lake_events)]
+        if files:
+            self.con.execute(r"""INSERT INTO seen SELECT hash(event_id),
+                    CAST(regexp_extract(filename, 'landed=(\d{4}-\d{2}-\d{2})\.parquet$', 1) AS DATE)
+                FROM read_parquet($files, filename = true)""", {"files": files})
+        self._seen_loaded = True
+
+    def _landed_matching(self, table: str, op: str, landing_day: date) -> set[date]:
+        """Landing days (before or after ``landing_day``) whose lake may hold an event_id of ``table``."""
+        self._ensure_seen()
+        rows = self.con.sql(f"""SELECT DISTINCT s.landed FROM seen s
+            SEMI JOIN (SELECT hash(event_id) AS h FROM {table}) t ON t.h = s.h
+            WHERE s.landed {op} $day""", params={"day": landing_day}).fetchall()
+        return {landed for (landed,) in rows}
+
+    def _files_of(self, landed_days: set[date]) -> list[str]:
+        if not landed_days:
+            return []
+        return [str(p) for _day, landed, p in landed_event_files(self.paths.lake_events) if landed in landed_days]
 
     def _write(self, report: DayReport, landing_day: date) -> None:
         con, paths = self.con, self.paths
@@ -342,13 +376,65 @@ class IngestSession:
         report.accepted = sum(n for _d, n in days)
         report.event_days = {d.isoformat(): n for d, n in days}
         report.written = [p.relative_to(paths.home).as_posix() for p in written]
+        report.later_duplicates = self._later_duplicates(landing_day)
+        self._ensure_seen()
+        con.execute("DELETE FROM seen WHERE landed = $day", {"day": landing_day})
+        con.execute("INSERT INTO seen SELECT hash(event_id), $day FROM accepted", {"day": landing_day})
         con.execute("DROP TABLE accepted")
 
+    def _later_duplicates(self, landing_day: date) -> dict[str, dict[str, int]]:
+        """{later landing day L: {event day E: rows}}: lake rows of landing days after D whose event_id
+        D has just accepted. Only possible when D is ingested after L (out of order, or D re-delivered
+        with new content); then D's copy is the first one and L must be re-ingested to drop its copy."""
+        maybe = self._landed_matching("accepted", ">", landing_day)
+        later = {str(p): (day.isoformat(), landed.isoformat())
+                 for day, landed, p in landed_event_files(self.paths.lake_events) if landed in maybe}
+        if not later:
+            return {}
+        found = self.con.sql("""SELECT filename, count(*) FROM read_parquet($files, filename = true)
+            WHERE event_id IN (SELECT event_id FROM accepted) GROUP BY filename""",
+                             params={"files": list(later)}).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for filename, n in found:
+            event_day, landed = later[filename]
+            out.setdefault(landed, {})[event_day] = n
+        return {landed: dict(sorted(days.items())) for landed, days in sorted(out.items())}
 
-def ingest_landing_days(paths, days: list[date], settings: IngestSettings) -> list[DayReport]:
-    """Days in order, so that within one backfill run earlier days win the dedupe."""
+
+def ingest_landing_days(paths, days: list[date], settings: IngestSettings,
+                        reingested: list[DayReport] | None = None) -> list[DayReport]:
+    """Days in order, so that within one backfill run earlier days win the dedupe.
+
+    A day ingested after a later one (out of order) can hold the first copy of an event that the
+    later day's lake files hold too: each such later day (outside ``days``) is then re-ingested from
+    its landing files, in order, so that its copy becomes ``DUPLICATE_EVENT_ID`` exactly as if the
+    days had come in order. Their reports are appended to ``reingested`` when given. A later day
+    whose landing folder is gone cannot be re-read: it is left as it is, listed in the causing
+    day's ``later_duplicates_unresolved`` (``stg_events`` still keeps one copy per lake day)."""
+    requested = sorted(set(days))
     with IngestSession(paths, settings) as session:
-        return [session.ingest_day(day) for day in sorted(set(days))]
+        reports = [session.ingest_day(day) for day in requested]
+        pending = {d for r in reports for d in r.later_duplicates} - {d.isoformat() for d in requested}
+        done: set[str] = set()
+        by_day = {r.landing_day.isoformat(): r for r in reports}
+        while pending:
+            later = min(pending)
+            pending.discard(later)
+            done.add(later)
+            folder = paths.landing_events / f"date={later}"
+            entries, _hidden = list_landing_folder(folder, paths.landing)
+            if not entries:
+                for report in by_day.values():
+                    if later in report.later_duplicates:
+                        report.later_duplicates_unresolved.append(later)
+                continue
+            report = session.ingest_day(date.fromisoformat(later))
+            report.reingested_for_dedupe = True
+            by_day[later] = report
+            if reingested is not None:
+                reingested.append(report)
+            pending |= set(report.later_duplicates) - done - {d.isoformat() for d in requested}
+        return reports
 
 
 def ingest_landing_day(paths, landing_day: date, settings: IngestSettings) -> DayReport:

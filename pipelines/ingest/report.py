@@ -25,6 +25,10 @@ class DayReport:
     # files not read this time (too young, or changed while being read): left for the next run
     files_left: dict[str, str] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
+    # {later landing day L: {event day E: rows}}: L's lake held event_ids this day accepted first
+    later_duplicates: dict[str, dict[str, int]] = field(default_factory=dict)
+    later_duplicates_unresolved: list[str] = field(default_factory=list)   # L without landing files
+    reingested_for_dedupe: bool = False   # re-read because an earlier landing day was ingested after it
 
     @property
     def reconciles(self) -> bool:
@@ -61,4 +65,7 @@ class DayReport:
             "file_errors": self.file_errors, "schema_drift": self.schema_drift,
             "event_days": self.event_days, "late_days": self.late_days, "hidden_files": self.hidden_files,
             "files_left_for_next_run": self.files_left, "no_data": self.no_data,
+            "later_duplicates": self.later_duplicates,
+            "later_duplicates_unresolved": self.later_duplicates_unresolved,
+            "reingested_for_dedupe": self.reingested_for_dedupe,
         }
