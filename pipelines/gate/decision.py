@@ -202,18 +202,24 @@ def decide(tasks: dict[str, TaskScores], rules: dict, *, has_incumbent: bool, ha
             results.append(RuleResult("floor", name, OVERALL, True, False, n=task.n,
                                       detail="no labelled users of both kinds on this holdout: not judged"))
             continue
-        results.append(floor_result(name, task, rule, rules["bootstrap"]))
-        if not first:
-            results.extend(comparison_results(name, task, rule, rules, INCUMBENT, "non_inferiority"))
+        judged = [floor_result(name, task, rule, rules["bootstrap"])]
+        if not first and INCUMBENT in task.values:
+            judged.extend(comparison_results(name, task, rule, rules, INCUMBENT, "non_inferiority"))
             if rule.get("min_improvement") is not None:
                 diff = task.point(CHALLENGER) - task.point(INCUMBENT)
                 need = float(rule["min_improvement"])
-                results.append(RuleResult("min_improvement", name, OVERALL, bool(diff > need), True, diff,
-                                          threshold=need, n=task.n, compared_to=INCUMBENT,
-                                          detail="an equal challenger keeps the incumbent"))
+                judged.append(RuleResult("min_improvement", name, OVERALL, bool(diff > need), True, diff,
+                                         threshold=need, n=task.n, compared_to=INCUMBENT,
+                                         detail="an equal challenger keeps the incumbent"))
         if has_ratchet and RATCHET in task.values:
-            results.extend(r for r in comparison_results(name, task, rule, rules, RATCHET, "ratchet")
-                           if r.segment == OVERALL)
+            judged.extend(r for r in comparison_results(name, task, rule, rules, RATCHET, "ratchet")
+                          if r.segment == OVERALL)
+        if task.n < int(rule.get("min_users", 0)):  # too few users for this task: every rule reported
+            for r in judged:
+                r.gated = False
+                r.detail = (r.detail + "; " if r.detail else "") + (
+                    f"{name} has {task.n} users, under tasks.{name}.min_users {rule['min_users']}: reported, not gated")
+        results.extend(judged)
     for problem in infra_problems or []:
         results.append(RuleResult("infra", "all", OVERALL, False, True, detail=problem))
     if infra_problems == []:
