@@ -134,11 +134,14 @@ def floor_result(name: str, task: TaskScores, rule: dict, boot: dict) -> RuleRes
         if task.kind != "mean":
             raise ValueError(f"tasks.{name}.floor.margin needs a per-user metric; use max_below / min_value")
         margin = float(floor["margin"])
-        iv = _interval(task, CHALLENGER, task.baseline, None, boot)
+        confidence = float(floor.get("confidence", boot["confidence"]))
+        iv = _interval(task, CHALLENGER, task.baseline, None, {**boot, "confidence": confidence})
         ok = bool(iv.lower > margin) and not math.isnan(iv.lower)
-        detail = (f"paired lower bound of {task.metric} - {task.baseline} ({task.point(task.baseline):.4f}) "
-                  f"must exceed {margin:+.4f}")
-        return RuleResult("floor", name, OVERALL, ok, True, iv.estimate, iv.lower, iv.upper, margin, iv.n,
+        gated = bool(floor.get("gated", True))
+        detail = (f"{confidence:.0%} paired lower bound of {task.metric} - {task.baseline} "
+                  f"({task.point(task.baseline):.4f}) must exceed {margin:+.4f}"
+                  + ("" if gated else f"; tasks.{name}.floor.gated is false: reported, not gated"))
+        return RuleResult("floor", name, OVERALL, ok, gated, iv.estimate, iv.lower, iv.upper, margin, iv.n,
                           task.baseline, detail)
     ours, base = task.point(CHALLENGER), task.point(task.baseline)
     threshold = max(base - float(floor.get("max_below", 0.0)), float(floor.get("min_value", -math.inf)))

@@ -47,7 +47,10 @@ def test_the_floor_is_a_paired_lower_bound_not_a_point_comparison():
     floor = next(r for r in d.results if r.rule == "floor")
     assert floor.estimate > 0 and floor.lower < 0 < floor.upper
     assert not d.passed and [r.rule for r in d.failed] == ["floor"]
-    assert "paired lower bound" in floor.detail and "[" in floor.line()
+    assert "90% paired lower bound" in floor.detail and "[" in floor.line()
+    loose = load_rules({"bootstrap": {"resamples": 400}, "tasks": {"next_item": {"floor": {"confidence": 0.51}}}})
+    assert decide({"next_item": _next_item(lucky, popularity=pop)}, loose, has_incumbent=False,
+                  infra_problems=[]).passed   # the floor's own confidence level is data
 
 
 def test_a_model_clearly_above_popularity_passes_the_floor_and_the_margin_is_data():

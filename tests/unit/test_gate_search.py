@@ -66,10 +66,15 @@ def _tasks(n_search: int, search_challenger_offset: float):
     return {"next_item": nxt, "search": search}
 
 
-def test_search_is_gated_like_next_item_floor_and_non_inferiority():
+def test_search_non_inferiority_is_gated_and_its_floor_reported_unless_the_rules_gate_it():
     d = decide(_tasks(120, 0.31), RULES, has_incumbent=True, infra_problems=[])
     assert d.passed, d.summary
     worse = decide(_tasks(120, 0.0), RULES, has_incumbent=True, infra_problems=[])  # = the baseline, far below the incumbent
+    assert {(r.rule, r.task, r.segment) for r in worse.failed} == {("non_inferiority", "search", "overall")}
+    floor = next(r for r in worse.results if r.rule == "floor" and r.task == "search")
+    assert not floor.passed and not floor.gated and "reported, not gated" in floor.detail
+    gated = load_rules({"bootstrap": {"resamples": 400}, "tasks": {"search": {"floor": {"gated": True}}}})
+    worse = decide(_tasks(120, 0.0), gated, has_incumbent=True, infra_problems=[])
     assert {(r.rule, r.task, r.segment) for r in worse.failed} == {("floor", "search", "overall"),
                                                                    ("non_inferiority", "search", "overall")}
 
