@@ -2,7 +2,7 @@
 
 The logged pyfunc is ``PlantedPyfunc`` (importable, so the gate's clean process loads it too): the
 normal core model, whose next-item scores are replaced for histories listed in ``planted.json``
-(``collapse``: a random ranking, e.g. every user of one market) or mixed with fixed per-history
+(``collapse``: the good ranking reversed, e.g. for every user of one market) or mixed with fixed per-history
 noise of strength ``noise`` (a slightly worse model each night). The state itself is untouched, so
 churn (the gap head) reads the same as the good model's: each plant breaks one thing.
 """
@@ -55,7 +55,7 @@ class PlantedCore(CoreModel):
         for row, key in enumerate(keys):
             scale = logits[row].std().clamp(min=1e-6)
             if key in collapse:
-                out[row] = _noise(key, logits.shape[1]) * scale
+                out[row] = -logits[row]          # the good model's order, reversed: its hits go last
             elif noise:
                 out[row] = logits[row] + noise * scale * _noise(key, logits.shape[1])
         return out
