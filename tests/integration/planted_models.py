@@ -2,7 +2,8 @@
 
 The logged pyfunc is ``PlantedPyfunc`` (importable, so the gate's clean process loads it too): the
 normal core model, whose next-item scores are replaced for histories listed in ``planted.json``
-(``collapse``: the good ranking reversed, e.g. for every user of one market) or mixed with fixed per-history
+(``collapse``: the good ranking reversed, e.g. for every user of one market; ``keep``: reversed
+for every history but these) or mixed with fixed per-history
 noise of strength ``noise`` (a slightly worse model each night). The state itself is untouched, so
 churn (the gap head) reads the same as the good model's: each plant breaks one thing.
 """
@@ -51,10 +52,12 @@ class PlantedCore(CoreModel):
         if keys is None or item_rows is not None or len(keys) != len(logits):
             return logits
         collapse, noise = set(self.planted.get("collapse", [])), float(self.planted.get("noise", 0.0))
+        keep = self.planted.get("keep")          # reverse every history but these
+        keep = None if keep is None else set(keep)
         out = logits.clone()
         for row, key in enumerate(keys):
             scale = logits[row].std().clamp(min=1e-6)
-            if key in collapse:
+            if key in collapse or (keep is not None and key not in keep):
                 out[row] = -logits[row]          # the good model's order, reversed: its hits go last
             elif noise:
                 out[row] = logits[row] + noise * scale * _noise(key, logits.shape[1])

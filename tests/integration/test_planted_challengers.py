@@ -30,8 +30,11 @@ def world(tmp_path_factory):
     from tests.integration.helpers_runs import nightly_world
 
     # the nightly default model config (tied items, whole-history windows): the floor is a paired
-    # lower bound, so an untrained tied model no longer passes it by a point estimate on this 35-user set
-    with nightly_world(tmp_path_factory, "planted", {"epochs": 6}, start=START, days=DAYS) as w:
+    # lower bound, so an untrained tied model no longer passes it by a point estimate. 800 users and
+    # two holdout days: paired intervals on the 400-user, one-day shop (35 users) are too wide to
+    # tell a better model from a damaged one, or one market's collapse from noise
+    with nightly_world(tmp_path_factory, "planted", {"epochs": 6}, start=START, days=DAYS, users=800,
+                       holdout_days=2) as w:
         yield w
 
 
@@ -133,18 +136,12 @@ def test_an_equal_challenger_keeps_the_incumbent(world, tmp_path):
 
 
 def test_a_better_challenger_is_promoted_and_the_alias_moves(world, tmp_path):
-    """The incumbent here is a damaged copy of the champion; the real champion's weights, registered
-    again, must beat it (a fresh audit history: no ratchet from earlier tests)."""
+    """The incumbent here is the champion with every ranking reversed; the real champion's weights,
+    registered again, must beat it (a fresh audit history: no ratchet from earlier tests)."""
     from pipelines.gate.aliases import promote
 
-    def damaged(ckpt):
-        g = torch.Generator().manual_seed(1)
-        for key in ckpt["model"]:
-            if key.startswith("blocks") and ckpt["model"][key].is_floating_point():
-                ckpt["model"][key] = ckpt["model"][key] + 0.5 * torch.randn(ckpt["model"][key].shape, generator=g)
-
     client, original = world["client"], str(world["champion"].version)
-    weak = _plant(world, tmp_path, damaged, "weak")
+    weak = _plant_wrapped(world, tmp_path, {"keep": []}, "weak")   # every ranking reversed, churn untouched
     promote(client, NAME, weak)
     try:
         world_weak = dict(world, champion=client.get_model_version(NAME, weak))
@@ -195,8 +192,8 @@ def _max_len(world) -> int:
 
 def test_better_overall_but_collapsing_on_one_market_fails_that_market(world, tmp_path):
     """The challenger is the champion's model with its ranking reversed for every user of one market;
-    the incumbent is the same model with noisy scores for everyone: the challenger is better overall,
-    and only the market's own segment rule can refuse it."""
+    the incumbent is the same model reversed for everyone else: the challenger is better overall and
+    on every other market, and only that market's segment rule can refuse it."""
     from pipelines.gate.aliases import promote
     from tests.integration.planted_models import market_fingerprints
 
@@ -204,22 +201,21 @@ def test_better_overall_but_collapsing_on_one_market_fails_that_market(world, tm
     segments = data.segments(data.next_rows, with_items=True)
     markets = {k.split("=", 1)[1]: m for k, m in segments.items() if k.startswith("market=")}
     client, original = world["client"], str(world["champion"].version)
-    noisy = _plant_wrapped(world, tmp_path, {"noise": 3.0}, "noisy")
-    good, weak = _per_user(world, original, data), _per_user(world, noisy, data)
-    # the market whose collapse still leaves the challenger clearly better overall, hurting the most
-    fits = {m: weak[mask].sum() for m, mask in markets.items()
-            if (good.sum() - good[mask].sum()) / len(good) > weak.mean() + 0.02 and weak[mask].sum() > 0}
-    assert fits, {m: (good[mask].mean(), weak[mask].mean()) for m, mask in markets.items()}
-    market = max(fits, key=fits.get)
+    good = _per_user(world, original, data)
+    # the market with the smallest share of the good model's gains that still has some: reversing
+    # it leaves the challenger clearly better overall than the model that keeps only that market
+    share = {m: good[mask].sum() / good.sum() for m, mask in markets.items() if good[mask].sum() > 0}
+    market = min((m for m in share if share[m] < 0.4), key=share.get)
     n_market = int(markets[market].sum())
-    collapsed = _plant_wrapped(world, tmp_path, {"collapse": market_fingerprints(data, market, _max_len(world))},
-                               f"collapse-{market}")
-    # this small shop's markets have under 30 next-item users: gate segments from their size down
-    small_shop = {"segments": {"min_users": n_market}}
-    promote(client, NAME, noisy)
+    keys = market_fingerprints(data, market, _max_len(world))
+    only_market = _plant_wrapped(world, tmp_path, {"keep": keys}, f"only-{market}")
+    collapsed = _plant_wrapped(world, tmp_path, {"collapse": keys}, f"collapse-{market}")
+    # the floor is not under test here; a small shop's market may have under 30 next-item users
+    rules = {"segments": {"min_users": min(30, n_market)}, "tasks": {"next_item": {"floor": {"margin": -1.0}}}}
+    promote(client, NAME, only_market)
     try:
-        incumbent = dict(world, champion=client.get_model_version(NAME, noisy))
-        outcome = _judge(incumbent, tmp_path, collapsed, small_shop)
+        incumbent = dict(world, champion=client.get_model_version(NAME, only_market))
+        outcome = _judge(incumbent, tmp_path, collapsed, rules)
         assert not outcome.passed
         results = {(r["rule"], r["task"], r["segment"]): r for r in outcome.row["results"] if r["gated"]}
         overall = results[("non_inferiority", "next_item", "overall")]
@@ -227,9 +223,11 @@ def test_better_overall_but_collapsing_on_one_market_fails_that_market(world, tm
         seg = results[("non_inferiority", "next_item", f"market={market}")]
         assert not seg["passed"] and seg["n"] == n_market, seg               # ...collapsing on the market
         assert all(r[2] != "overall" for r in _failed_keys(outcome)), outcome.row["failed_rules"]
-        # the market's rule is the reason: without segment rules the same challenger is promoted
+        assert all(r["passed"] for (rule, task, segment), r in results.items()
+                   if segment.startswith("market=") and segment != f"market={market}")
+        # the segment rules are the reason: without them the same challenger is promoted
         shutil.rmtree(tmp_path / "lake")
-        lenient = {"segments": {"min_users": n_market, "non_inferiority_margin": 1.0}}
+        lenient = {**rules, "segments": {"min_users": min(30, n_market), "non_inferiority_margin": 1.0}}
         assert _judge(incumbent, tmp_path, collapsed, lenient).passed
     finally:
         promote(client, NAME, original)
@@ -241,13 +239,14 @@ def _failed_keys(outcome) -> set[tuple[str, str, str]]:
 
 # floors relaxed (the walk is about the comparison with earlier champions, not popularity); a
 # worse night may replace the champion if it is non-inferior (no minimum improvement)
-WALK = {"tasks": {"next_item": {"min_improvement": None, "non_inferiority_margin": 0.03, "floor": {"margin": -1.0}},
+WALK = {"tasks": {"next_item": {"min_improvement": None, "floor": {"margin": -1.0}},
                   "churn": {"floor": {"max_below": 1.0, "min_value": 0.0}}}}
+PER_NIGHT = 2  # users whose ranking each night reverses on top of the night before
 
 
 def test_five_nights_each_slightly_worse_are_stopped_by_the_ratchet(world, tmp_path):
-    """Night j is the champion's model with the ranking reversed for the j users it served worst
-    among its hits: each night loses one more user than the night before. Each night is decided by
+    """Night j is the champion's model with the ranking reversed for the PER_NIGHT * j users it served
+    worst among its hits: each night loses PER_NIGHT more users than the night before. Each night is decided by
     the real gate against the champion of the moment (promoted when it passes, as `champion` does)."""
     from models.data import make_batch
     from pipelines.gate.aliases import promote
@@ -258,9 +257,9 @@ def test_five_nights_each_slightly_worse_are_stopped_by_the_ratchet(world, tmp_p
     good = _per_user(world, original, data)
     hits = np.flatnonzero(good > 0)
     order = hits[np.argsort(good[hits], kind="stable")]          # the smallest gains first
-    assert len(order) >= 5, good
-    keys = fingerprints(make_batch(data.store, data.next_rows[order[:5]], _max_len(world), train=False))
-    nights = [_plant_wrapped(world, tmp_path, {"collapse": keys[:j]}, f"night-{j}") for j in range(1, 6)]
+    assert len(order) >= 5 * PER_NIGHT, good
+    keys = fingerprints(make_batch(data.store, data.next_rows[order[:5 * PER_NIGHT]], _max_len(world), train=False))
+    nights = [_plant_wrapped(world, tmp_path, {"collapse": keys[:PER_NIGHT * j]}, f"night-{j}") for j in range(1, 6)]
     lake = tmp_path / "lake"
     try:
         outcomes = []
@@ -278,7 +277,7 @@ def test_five_nights_each_slightly_worse_are_stopped_by_the_ratchet(world, tmp_p
         assert stopped.row["incumbent_version"] == nights[stop - 1]
         assert _failed_keys(stopped) == {("ratchet", "next_item", "overall")}, stopped.row["failed_rules"]
         ratchet = next(r for r in stopped.row["results"] if r["rule"] == "ratchet")
-        assert not ratchet["passed"] and ratchet["lower"] < -0.03 and ratchet["compared_to"] == "ratchet", ratchet
+        assert not ratchet["passed"] and ratchet["lower"] < -0.02 and ratchet["compared_to"] == "ratchet", ratchet
         # ...and the walk went no further: the champion stays the last night that passed
         assert "pass" not in verdicts[stop:]
         assert str(version_for_alias(client, NAME, CHAMPION).version) == nights[stop - 1]
