@@ -1,7 +1,9 @@
 """The gate's rule as pure functions: per-user scores of every model in, a verdict with reasons out.
 
 For each task (next item: a per-user metric averaged over users; churn: AUC over users):
-- floor: the challenger beats the task's baseline (popularity, recency) on the same users;
+- floor: the challenger beats the task's baseline on the same users: for next item the paired-bootstrap
+  lower bound of (challenger - popularity) per user is above ``floor.margin``; churn's AUC against recency
+  and chance;
 - non-inferiority: the paired-bootstrap lower bound of (challenger - incumbent) is above -margin,
   overall and per segment (segments under ``segments.min_users`` are reported, not gated);
 - minimum improvement (optional, per task): the mean difference must exceed it to replace the
@@ -70,11 +72,12 @@ class RuleResult:
         where = f"{self.task}/{self.segment}" if self.segment != OVERALL else self.task
         nums = ""
         if not math.isnan(self.estimate):
-            nums = f" {self.estimate:+.4f}" if self.rule != "floor" else f" {self.estimate:.4f}"
+            point = self.rule in ("floor", "min_users") and math.isnan(self.lower)  # a level, not a difference
+            nums = f" {self.estimate:.4f}" if point else f" {self.estimate:+.4f}"
             if not math.isnan(self.lower):
                 nums += f" [{self.lower:+.4f}, {self.upper:+.4f}]"
             if not math.isnan(self.threshold):
-                nums += f" vs {self.threshold:.4f}" if self.rule in ("floor", "min_users") else f" vs {self.threshold:+.4f}"
+                nums += f" vs {self.threshold:.4f}" if point else f" vs {self.threshold:+.4f}"
         return f"{self.rule} {where}{' vs ' + self.compared_to if self.compared_to else ''}:{nums} n={self.n} {state}" + (
             f" ({self.detail})" if self.detail else "")
 
@@ -121,19 +124,30 @@ def _interval(task: TaskScores, a: str, b: str, mask: np.ndarray | None, boot: d
                                        other=lambda i: auc(sb[i], lab[i]), **kw)
 
 
-def floor_result(name: str, task: TaskScores, rule: dict) -> RuleResult:
-    ours, base = task.point(CHALLENGER), task.point(task.baseline)
+def floor_result(name: str, task: TaskScores, rule: dict, boot: dict) -> RuleResult:
+    """The absolute floor against the task's baseline. ``floor.margin`` (per-user "mean" tasks): the
+    paired-bootstrap lower bound of mean(challenger - baseline) over the same users must exceed it,
+    so a model no better than popularity cannot pass on a lucky point estimate. ``max_below`` /
+    ``min_value`` (AUC tasks): a point comparison with the baseline and with chance."""
     floor = rule.get("floor") or {}
-    if "min_lift" in floor:
-        threshold = base + float(floor["min_lift"])
-        ok = ours > threshold
-        detail = f"{task.metric} must exceed {task.baseline} {base:.4f} + {float(floor['min_lift'])}"
-    else:
-        threshold = max(base - float(floor.get("max_below", 0.0)), float(floor.get("min_value", -math.inf)))
-        ok = ours > threshold
-        detail = (f"{task.metric} must exceed max({task.baseline} {base:.4f} - {floor.get('max_below', 0.0)}, "
-                  f"{floor.get('min_value', '-inf')})")
-    ok = bool(ok) and not math.isnan(ours)
+    if "margin" in floor:
+        if task.kind != "mean":
+            raise ValueError(f"tasks.{name}.floor.margin needs a per-user metric; use max_below / min_value")
+        margin = float(floor["margin"])
+        confidence = float(floor.get("confidence", boot["confidence"]))
+        iv = _interval(task, CHALLENGER, task.baseline, None, {**boot, "confidence": confidence})
+        ok = bool(iv.lower > margin) and not math.isnan(iv.lower)
+        gated = bool(floor.get("gated", True))
+        detail = (f"{confidence:.0%} paired lower bound of {task.metric} - {task.baseline} "
+                  f"({task.point(task.baseline):.4f}) must exceed {margin:+.4f}"
+                  + ("" if gated else f"; tasks.{name}.floor.gated is false: reported, not gated"))
+        return RuleResult("floor", name, OVERALL, ok, gated, iv.estimate, iv.lower, iv.upper, margin, iv.n,
+                          task.baseline, detail)
+    ours, base = task.point(CHALLENGER), task.point(task.baseline)
+    threshold = max(base - float(floor.get("max_below", 0.0)), float(floor.get("min_value", -math.inf)))
+    ok = bool(ours > threshold) and not math.isnan(ours)
+    detail = (f"{task.metric} must exceed max({task.baseline} {base:.4f} - {floor.get('max_below', 0.0)}, "
+              f"{floor.get('min_value', '-inf')})")
     return RuleResult("floor", name, OVERALL, ok, True, estimate=ours, threshold=threshold, n=task.n,
                       compared_to=task.baseline, detail=detail)
 
@@ -191,18 +205,24 @@ def decide(tasks: dict[str, TaskScores], rules: dict, *, has_incumbent: bool, ha
             results.append(RuleResult("floor", name, OVERALL, True, False, n=task.n,
                                       detail="no labelled users of both kinds on this holdout: not judged"))
             continue
-        results.append(floor_result(name, task, rule))
-        if not first:
-            results.extend(comparison_results(name, task, rule, rules, INCUMBENT, "non_inferiority"))
+        judged = [floor_result(name, task, rule, rules["bootstrap"])]
+        if not first and INCUMBENT in task.values:
+            judged.extend(comparison_results(name, task, rule, rules, INCUMBENT, "non_inferiority"))
             if rule.get("min_improvement") is not None:
                 diff = task.point(CHALLENGER) - task.point(INCUMBENT)
                 need = float(rule["min_improvement"])
-                results.append(RuleResult("min_improvement", name, OVERALL, bool(diff > need), True, diff,
-                                          threshold=need, n=task.n, compared_to=INCUMBENT,
-                                          detail="an equal challenger keeps the incumbent"))
+                judged.append(RuleResult("min_improvement", name, OVERALL, bool(diff > need), True, diff,
+                                         threshold=need, n=task.n, compared_to=INCUMBENT,
+                                         detail="an equal challenger keeps the incumbent"))
         if has_ratchet and RATCHET in task.values:
-            results.extend(r for r in comparison_results(name, task, rule, rules, RATCHET, "ratchet")
-                           if r.segment == OVERALL)
+            judged.extend(r for r in comparison_results(name, task, rule, rules, RATCHET, "ratchet")
+                          if r.segment == OVERALL)
+        if task.n < int(rule.get("min_users", 0)):  # too few users for this task: every rule reported
+            for r in judged:
+                r.gated = False
+                r.detail = (r.detail + "; " if r.detail else "") + (
+                    f"{name} has {task.n} users, under tasks.{name}.min_users {rule['min_users']}: reported, not gated")
+        results.extend(judged)
     for problem in infra_problems or []:
         results.append(RuleResult("infra", "all", OVERALL, False, True, detail=problem))
     if infra_problems == []:

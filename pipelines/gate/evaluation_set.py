@@ -2,7 +2,8 @@
 
 One row per evaluated user (every user with history before the cutoff, sampled above
 ``max_eval_users``): the history lists (the holdout's for its users, the train shards' for the rest), the next-item targets from the
-holdout (``target_item_idx`` repeat-aware, ``target_new_item_idx`` seen-excluded), ``churned`` (no
+holdout (``target_item_idx`` repeat-aware, ``target_new_item_idx`` seen-excluded), the search label
+(``search_query`` / ``search_ts``: the query of the search right before ``target_item_idx``), ``churned`` (no
 item event in the holdout days) and the segment columns. Written once under
 ``$COREBRAIN_HOME/evaluations/<sha256[:16]>/`` (``evaluation.parquet`` + ``items.parquet`` with the
 training item counts + ``evaluation.json``); its sha256 is recorded on the model version and in the
@@ -94,7 +95,8 @@ def build_table(train: pa.Table, holdout: pa.Table, items: pa.Table, *, cutoff_t
     users = [users[i] for i in rows]
 
     hold = {str(r["user_id"]): r for r in holdout.select(
-        [c for c in ("user_id", "target_item_idx", "target_new_item_idx", "market") if c in holdout.column_names]
+        [c for c in ("user_id", "target_item_idx", "target_new_item_idx", "target_ts", "target_query", "market")
+         if c in holdout.column_names]
     ).to_pylist()}
     n_items = int(pc.max(items["item_idx"]).as_py() or 0) if len(items) else 0
     item_lists = train["item_idx"].to_pylist()
@@ -114,6 +116,12 @@ def build_table(train: pa.Table, holdout: pa.Table, items: pa.Table, *, cutoff_t
     out = train.append_column("target_item_idx", pa.array(t_all, pa.int32()))
     out = out.append_column("target_new_item_idx", pa.array(t_new, pa.int32()))
     out = out.append_column("target", pa.array(protocol, pa.int32()))
+    queries = [(hold.get(u, {}).get("target_query") or None) for u in users]
+    searched = [q is not None and t is not None for q, t in zip(queries, t_all, strict=True)]
+    out = out.append_column("search_query", pa.array([q if ok else None for q, ok in zip(queries, searched, strict=True)],
+                                                     pa.string()))
+    out = out.append_column("search_ts", pa.array(
+        [hold[u].get("target_ts") if ok else None for u, ok in zip(users, searched, strict=True)], pa.int64()))
     out = out.append_column("churned", pa.array([u not in hold for u in users], pa.bool_()))
     out = out.append_column("market", pa.array([hold.get(u, {}).get("market") for u in users], pa.string()))
     out = out.append_column("n_events", pa.array(n_events, pa.int64()))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,16 @@ from pipelines.gate.report import decision_table, score_rows
 from pipelines.gate.rules import rules_hash
 from pipelines.gate.smoke import run_smoke_check
 from pipelines.gate.tasks import EvaluationData
+
+# fault injection for the crash-safety test: pause while scoring (after the challenger, before the
+# incumbent, the ratchet, the infra check and the audit row), and say so in a file
+SCORING_PAUSE_ENV, SCORING_MARKER_ENV = "COREBRAIN_TEST_PAUSE_IN_SCORING_S", "COREBRAIN_TEST_SCORING_MARKER"
+
+
+def _pause_if_asked(version: str) -> None:
+    if os.environ.get(SCORING_PAUSE_ENV):
+        Path(os.environ[SCORING_MARKER_ENV]).write_text(version)
+        time.sleep(float(os.environ[SCORING_PAUSE_ENV]))
 
 
 @dataclass
@@ -91,6 +103,7 @@ def judge(client, name: str, candidate: Candidate, rules: dict, *, home: Path, l
             infra += [f"vocabulary: {p}" for p in data.vocabulary_problems(ids, reader.n_items)]
             if not infra:
                 per_model[CHALLENGER] = data.score(reader)
+                _pause_if_asked(candidate.version)
         except Exception as exc:  # noqa: BLE001 - an unloadable artifact is a verdict, not a crash
             infra.append(f"unloadable artifact: {type(exc).__name__}: {exc}")
         if CHALLENGER in per_model:

@@ -73,6 +73,9 @@ def validate(rules: dict) -> None:
     if int(rules["bootstrap"]["resamples"]) < 100:
         raise RulesError("bootstrap.resamples must be at least 100")
     for name, task in rules["tasks"].items():
+        floor_conf = (task.get("floor") or {}).get("confidence")
+        if floor_conf is not None and not 0.5 < float(floor_conf) < 1:
+            raise RulesError(f"tasks.{name}.floor.confidence must be in (0.5, 1), got {floor_conf}")
         if float(task["non_inferiority_margin"]) < 0:
             raise RulesError(f"tasks.{name}.non_inferiority_margin must be >= 0")
     if float(rules["segments"]["non_inferiority_margin"]) < 0:

@@ -35,7 +35,7 @@ from pipelines.shards.manifest import (
 )
 
 SEQUENCE_COLUMNS = 'user_id, item_idx, event_type, ts, "query"'
-HOLDOUT_COLUMNS = SEQUENCE_COLUMNS + ", target_item_idx, target_item_id, target_ts, target_new_item_idx, market"
+HOLDOUT_COLUMNS = SEQUENCE_COLUMNS + ", target_item_idx, target_item_id, target_ts, target_query, target_new_item_idx, market"
 
 
 class NoTrainingData(RuntimeError):

@@ -47,7 +47,7 @@ def run_warehouse(defs: dg.Definitions, instance: dg.DagsterInstance, *, first: 
 
 @contextlib.contextmanager
 def nightly_world(tmp_path_factory, name: str, core_model_config: dict, *, start: dt.date, days: int,
-                  users: int = 400, items: int = 150, seed: int = 21):
+                  users: int = 400, items: int = 150, seed: int = 21, holdout_days: int = 1):
     """A fresh home with ``days`` of the sample shop and ONE real nightly run over them (Dagster, dbt,
     DuckDB, torch, MLflow), for module-scoped fixtures: yields the paths, the MLflow client, the
     definitions, the run result and the champion it made; the environment is restored afterwards."""
@@ -72,7 +72,8 @@ def nightly_world(tmp_path_factory, name: str, core_model_config: dict, *, start
         with dg.DagsterInstance.get() as instance:
             nightly = defs.resolve_job_def("nightly").execute_in_process(
                 instance=instance, raise_on_error=False, tags=range_tags(start, start + dt.timedelta(days=days - 1)),
-                run_config={"ops": {"core_model": {"config": core_model_config}}})
+                run_config={"ops": {"core_model": {"config": core_model_config},
+                                    "dbt_marts": {"config": {"holdout_days": holdout_days}}}})
         assert nightly.success
         MlflowTracking().activate()
         client = mlflow.MlflowClient(paths.mlflow_tracking_uri)

@@ -166,7 +166,7 @@ def _corrupt_shards(shards_dir) -> None:
 
 # floors that any model passes: what can still fail is the comparison with the champion, so this test
 # fails if that comparison is missing or broken (the old test passed on either rule)
-ONLY_THE_CHAMPION_COMPARISON = ("tasks: {next_item: {floor: {min_lift: -1.0}}, "
+ONLY_THE_CHAMPION_COMPARISON = ("tasks: {next_item: {floor: {margin: -1.0}}, "
                                 "churn: {floor: {max_below: 1.0, min_value: 0.0}}}")
 
 

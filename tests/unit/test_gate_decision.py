@@ -38,6 +38,47 @@ def test_first_model_below_popularity_fails_the_floor():
     assert [r.rule for r in d.failed] == ["floor"]
 
 
+def test_the_floor_is_a_paired_lower_bound_not_a_point_comparison():
+    """Above popularity on the mean, but only by noise: the lower bound of the paired difference is
+    below the margin, so the floor fails (a point comparison, the old rule, would pass it)."""
+    pop = _users(seed=1, level=0.1)
+    lucky = pop + 0.004 + np.random.default_rng(3).normal(0, 0.15, N)
+    d = decide({"next_item": _next_item(lucky, popularity=pop)}, RULES, has_incumbent=False, infra_problems=[])
+    floor = next(r for r in d.results if r.rule == "floor")
+    assert floor.estimate > 0 and floor.lower < 0 < floor.upper
+    assert not d.passed and [r.rule for r in d.failed] == ["floor"]
+    assert "90% paired lower bound" in floor.detail and "[" in floor.line()
+    loose = load_rules({"bootstrap": {"resamples": 400}, "tasks": {"next_item": {"floor": {"confidence": 0.51}}}})
+    assert decide({"next_item": _next_item(lucky, popularity=pop)}, loose, has_incumbent=False,
+                  infra_problems=[]).passed   # the floor's own confidence level is data
+
+
+def test_a_model_clearly_above_popularity_passes_the_floor_and_the_margin_is_data():
+    pop = _users(seed=1, level=0.1)
+    good = pop + 0.05 + np.random.default_rng(3).normal(0, 0.02, N)
+    d = decide({"next_item": _next_item(good, popularity=pop)}, RULES, has_incumbent=False, infra_problems=[])
+    floor = next(r for r in d.results if r.rule == "floor")
+    assert d.passed and floor.lower > 0 and floor.threshold == 0.0
+    strict = load_rules({"bootstrap": {"resamples": 400}, "tasks": {"next_item": {"floor": {"margin": 0.08}}}})
+    d = decide({"next_item": _next_item(good, popularity=pop)}, strict, has_incumbent=False, infra_problems=[])
+    assert [r.rule for r in d.failed] == ["floor"]
+    assert next(r for r in d.results if r.rule == "floor").threshold == 0.08
+
+
+def test_a_floor_margin_on_an_auc_task_is_refused_clearly():
+    rng = np.random.default_rng(0)
+    labels = rng.random(N) < 0.5
+    task = TaskScores("auc", "auc", {"challenger": rng.random(N), "recency": rng.random(N)}, "recency", labels=labels)
+    rules = load_rules({"bootstrap": {"resamples": 400}})
+    rules["tasks"]["churn"]["floor"] = {"baseline": "recency", "margin": 0.0}
+    try:
+        decide({"churn": task}, rules, has_incumbent=False, infra_problems=[])
+    except ValueError as exc:
+        assert "max_below" in str(exc)
+    else:
+        raise AssertionError("a paired floor margin on AUC must be refused")
+
+
 def test_a_better_challenger_replaces_the_incumbent():
     inc = _users()
     d = decide({"next_item": _next_item(inc + 0.02, inc)}, RULES, has_incumbent=True, infra_problems=[])

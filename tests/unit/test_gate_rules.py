@@ -5,7 +5,7 @@ from pipelines.gate.rules import RULES_FILE, RulesError, load_rules, rules_hash
 
 def test_the_repo_file_loads_and_has_every_task():
     rules = load_rules()
-    assert set(rules["tasks"]) == {"next_item", "churn"}
+    assert set(rules["tasks"]) == {"next_item", "search", "churn"}
     assert rules["tasks"]["next_item"]["exclude_seen"] is True
     assert RULES_FILE.name == "rules.yaml"
 

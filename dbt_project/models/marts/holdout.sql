@@ -3,16 +3,28 @@
 -- target_new_item_idx is the first item after the cutoff the user had NOT touched before it (null
 -- when every later item is a repeat): the target under the seen-excluded protocol, where the
 -- ranking may not return history items. market: the user's most frequent market before the cutoff
--- (null when the events carry none); the gate reports per market.
-with targets as (
+-- (null when the events carry none); the gate reports per market. target_query: the query of the
+-- search right before the target (the event just before it after the cutoff), null otherwise: the
+-- search read-out's label (the item that came right after a search).
+with after_cutoff as (
+    select
+        *,
+        lag(event_type) over (partition by user_id order by ts, event_id) as previous_type,
+        lag("query") over (partition by user_id order by ts, event_id) as previous_query
+    from {{ ref('int_window_events') }}
+    where not before_cutoff
+),
+
+targets as (
     select
         user_id,
         cast(item_idx as integer) as target_item_idx,
         item_id as target_item_id,
-        cast(ts_unix as bigint) as target_ts
-    from {{ ref('int_window_events') }}
-    where not before_cutoff
-      and item_id is not null
+        cast(ts_unix as bigint) as target_ts,
+        case when previous_type = 'search' and trim(coalesce(previous_query, '')) <> ''
+             then previous_query end as target_query
+    from after_cutoff
+    where item_id is not null
       and event_type <> 'search'
     qualify row_number() over (partition by user_id order by ts, event_id) = 1
 ),
@@ -58,6 +70,7 @@ select
     t.target_item_idx,
     t.target_item_id,
     t.target_ts,
+    t.target_query,
     n.target_new_item_idx,
     m.market
 from {{ ref('user_sequences') }} as s
