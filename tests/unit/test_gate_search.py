@@ -85,4 +85,4 @@ def test_search_with_too_few_users_is_reported_not_gated():
     search = [r for r in d.results if r.task == "search"]
     assert search and not any(r.gated for r in search)
     assert any(not r.passed for r in search)                    # still visible as below
-    assert all("under tasks.search.min_users 30" in r.detail for r in search)
+    assert all("under tasks.search.min_users 60" in r.detail for r in search)
