@@ -4,13 +4,19 @@
 -- when every later item is a repeat): the target under the seen-excluded protocol, where the
 -- ranking may not return history items. market: the user's most frequent market before the cutoff
 -- (null when the events carry none); the gate reports per market.
-with targets as (
+with events as (
+    select e.*, coalesce(v.item_idx, 0) as item_idx
+    from {{ ref('int_window_events') }} as e
+    left join {{ ref('item_vocab') }} as v on v.item_id = e.item_id
+),
+
+targets as (
     select
         user_id,
         cast(item_idx as integer) as target_item_idx,
         item_id as target_item_id,
         cast(ts_unix as bigint) as target_ts
-    from {{ ref('int_window_events') }}
+    from events
     where not before_cutoff
       and item_id is not null
       and event_type <> 'search'
@@ -19,7 +25,7 @@ with targets as (
 
 seen as (
     select distinct user_id, item_id
-    from {{ ref('int_window_events') }}
+    from events
     where before_cutoff and item_id is not null
 ),
 
@@ -27,7 +33,7 @@ new_targets as (
     select
         e.user_id,
         cast(e.item_idx as integer) as target_new_item_idx
-    from {{ ref('int_window_events') }} as e
+    from events as e
     anti join seen as s on s.user_id = e.user_id and s.item_id = e.item_id
     where not e.before_cutoff
       and e.item_id is not null
@@ -54,7 +60,7 @@ select
     s.item_idx,
     s.event_type,
     s.ts,
-    s."query",
+    s.{{ adapter.quote('query') }},
     t.target_item_idx,
     t.target_item_id,
     t.target_ts,
