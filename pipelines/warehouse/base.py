@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -37,8 +37,11 @@ class Warehouse(Protocol):
         """SQL for ``md5(column) mod n_shards`` (DuckDB's ``md5_number``): the same shard for a user
         on every engine, run and machine."""
 
-    def delete_users(self, table: str, user_ids: Iterable[str]) -> int:
-        """Remove the rows whose trimmed ``user_id`` is one of ``user_ids``; returns how many."""
+    def erase_users(self, user_ids: Iterable[str], owns_raw: Callable[[pa.Table], pa.Array]) -> dict[str, int]:
+        """Remove, from every table with a ``user_id`` column, the rows whose trimmed ``user_id`` is
+        one of ``user_ids``; where a table has a quarantine ``raw`` column, rows without a
+        ``user_id`` go when ``owns_raw`` (a mask over a table of ``user_id, raw, reason,
+        source_file``) says so. Returns {"schema.table": rows removed}."""
 
 
 def warehouse_for_target(target: str | None = None, duckdb_path: Path | None = None) -> Warehouse:

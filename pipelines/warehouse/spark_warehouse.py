@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,20 +107,40 @@ class SparkWarehouse:
     def shard_expr(self, column: str, n_shards: int) -> str:
         return md5_mod_expr(column, n_shards)
 
-    def delete_users(self, table: str, user_ids: Iterable[str]) -> int:
-        """Parquet tables have no DELETE: the kept rows are materialised, then overwrite the table
-        (every partition: a day left empty is emptied)."""
+    def erase_users(self, user_ids: Iterable[str], owns_raw: Callable[[pa.Table], pa.Array]) -> dict[str, int]:
+        """Parquet tables have no DELETE: per table, the kept rows are materialised and overwrite
+        the table (every partition, so a day left empty is emptied). Views follow their tables."""
         from pyspark.sql import functions as F
 
         ids = sorted({str(u) for u in user_ids})
-        frame = self._sql(f"select * from {table}")
-        kept = frame.where(~F.trim(F.col("user_id").cast("string")).isin(ids)).localCheckpoint()
-        removed = frame.count() - kept.count()
-        if removed:
-            mode = self.session.conf.get("spark.sql.sources.partitionOverwriteMode")
-            self.session.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
-            try:
-                kept.write.insertInto(f"{self.schema}.{table}", overwrite=True)
-            finally:
-                self.session.conf.set("spark.sql.sources.partitionOverwriteMode", mode)
-        return removed
+        counts: dict[str, int] = {}
+        for table in sorted(t.name for t in self.session.catalog.listTables(self.schema)
+                            if t.tableType != "VIEW" and not t.name.startswith("lake_")):
+            columns = [c.lower() for c in self.session.table(f"{self.schema}.{table}").columns]
+            if "user_id" not in columns:
+                continue
+            frame = self.session.table(f"{self.schema}.{table}")
+            keep = ~F.coalesce(F.trim(F.col("user_id").cast("string")).isin(ids), F.lit(False))
+            if "raw" in columns:
+                raws = self._owned_raws(table, columns, owns_raw)
+                if raws:
+                    keep = keep & ~(F.col("user_id").isNull() & F.col("raw").isin(raws))
+            kept = frame.where(keep).localCheckpoint()
+            removed = frame.count() - kept.count()
+            if removed:
+                mode = self.session.conf.get("spark.sql.sources.partitionOverwriteMode")
+                self.session.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
+                try:
+                    kept.write.insertInto(f"{self.schema}.{table}", overwrite=True)
+                finally:
+                    self.session.conf.set("spark.sql.sources.partitionOverwriteMode", mode)
+                counts[f"{self.schema}.{table}"] = removed
+        return counts
+
+    def _owned_raws(self, table: str, columns: list[str], owns_raw: Callable[[pa.Table], pa.Array]) -> list[str]:
+        extra = ", ".join(c if c in columns else f"cast(null as string) as {c}" for c in ("reason", "source_file"))
+        rows = self._sql(f"select cast(null as string) as user_id, raw, {extra} from {table} "
+                         "where user_id is null and raw is not null").toArrow()
+        if rows.num_rows == 0:
+            return []
+        return sorted(set(rows.filter(owns_raw(rows)).column("raw").to_pylist()))

@@ -91,3 +91,26 @@ def normalise(value):
 def canonical(rows: list[dict]) -> list[tuple]:
     """Rows as sorted tuples of (column, normalised value): order-independent."""
     return sorted((tuple(sorted((k, normalise(v)) for k, v in row.items())) for row in rows), key=repr)
+
+
+def type_family(arrow_type) -> str:
+    """An Arrow type without what differs between the engines' writers: string views / large
+    strings, the time unit and zone of timestamps, the nullability and name of list elements."""
+    import pyarrow as pa
+
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return f"list<{type_family(arrow_type.value_type)}>"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+        return "string"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp"
+    return str(arrow_type)
+
+
+def read_marts(warehouse) -> dict[str, tuple[dict[str, str], list[dict]]]:
+    """{mart: ({column: type family}, rows)} through a pipelines.warehouse.Warehouse."""
+    out = {}
+    for mart in MARTS:
+        table = warehouse.read_arrow(f"select * from {mart}")
+        out[mart] = ({f.name: type_family(f.type) for f in table.schema}, table.to_pylist())
+    return out
