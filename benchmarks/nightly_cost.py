@@ -42,6 +42,7 @@ STEPS = ("raw_events", "dbt_partitioned", "dbt_marts", "training_shards")
 # what a model reads by design: the new day only, the training window, or all history
 SCOPE = {"raw_events": "day", "dbt_partitioned": "day", "stg_events": "day", "fct_events": "day",
          "dbt_marts": "window", "training_shards": "window", "training_window": "window",
+         "int_training_window": "window",
          "int_window_events": "window", "user_sequences": "window", "holdout": "window",
          "item_vocab": "history", "dim_items": "history", "dim_users": "history",
          "stg_quarantine": "history", "quarantine": "history", "stg_items": "catalogue"}

@@ -40,7 +40,7 @@ BARE_SQL = Path(__file__).with_name("bare_duckdb.sql")
 RESULTS = Path(__file__).with_name("results")
 EVENTS_PER_USER_DAY = 1.34  # measured on the simulator with 5,000 items (benchmarks/simulate_speed.py)
 STAGES = ("raw_events", "dbt_partitioned", "dbt_marts")
-CHAIN = ("stg_events", "fct_events", "item_vocab", "training_window", "int_window_events",
+CHAIN = ("stg_events", "fct_events", "item_vocab", "int_training_window", "training_window", "int_window_events",
          "user_sequences", "holdout")
 COUNT_SQL = {
     "fct_events": "select count(*) from fct_events",

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.ingest.lake import WRITE_OPTIONS
+from pipelines.warehouse import DuckDBWarehouse, Warehouse
 
 TABLES = ("recommendations", "similar_items", "item_words", "churn_scores", "market_map", "catalogue_anomalies",
           "demand_outlook")
@@ -91,20 +92,23 @@ def create_views(warehouse: Path, lake: Path, names=TABLES) -> list[str]:
     return made
 
 
-def read_catalogue(warehouse: Path) -> tuple[dict[str, str | None], dict[str, str | None]]:
-    """({item_id: tags} for catalogue items, {user_id: market}) from dim_items / dim_users, read-only;
-    empty where the warehouse or a table is missing (a business without a catalogue or markets)."""
+def read_catalogue(warehouse: Path | Warehouse) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """({item_id: tags} for catalogue items, {user_id: market}) from dim_items / dim_users (DuckDB:
+    read-only); empty where the warehouse or a table is missing (a business without a catalogue or
+    markets). ``warehouse``: a :class:`~pipelines.warehouse.Warehouse` or a DuckDB file's path."""
     tags: dict[str, str | None] = {}
     markets: dict[str, str | None] = {}
-    if not Path(warehouse).exists():
+    if not isinstance(warehouse, Warehouse):
+        warehouse = DuckDBWarehouse(Path(warehouse))
+    if not warehouse.exists():
         return tags, markets
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        present = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables "
-                                         "WHERE table_schema = current_schema()").fetchall()}
-        if "dim_items" in present:
-            tags = dict(con.sql("SELECT item_id, tags FROM dim_items WHERE in_catalogue").fetchall())
-        if "dim_users" in present:
-            markets = dict(con.sql("SELECT user_id, market FROM dim_users").fetchall())
+    present = warehouse.tables()
+    if "dim_items" in present:
+        rows = warehouse.read_arrow("SELECT item_id, tags FROM dim_items WHERE in_catalogue").to_pylist()
+        tags = {r["item_id"]: r["tags"] for r in rows}
+    if "dim_users" in present:
+        rows = warehouse.read_arrow("SELECT user_id, market FROM dim_users").to_pylist()
+        markets = {r["user_id"]: r["market"] for r in rows}
     return tags, markets
 
 

@@ -37,6 +37,7 @@ from pipelines.ingest.erasure import (
     stamp_erasure_generation,
 )
 from pipelines.settings import current_paths
+from pipelines.warehouse import warehouse_for_target
 
 ERASURE_LOG = ERASURE_LOG_NAME
 
@@ -67,7 +68,7 @@ def erase_user_files(context: dg.OpExecutionContext, config: ErasureRequest) -> 
                                   "then rewrite the training shards (and manifests) and consumer tables.")
 def erase_user_warehouse(context: dg.OpExecutionContext, request: dict) -> dict:
     warehouse = Path(os.environ.get("COREBRAIN_WAREHOUSE") or current_paths().warehouse)
-    tables = erase_from_warehouse(warehouse, request["user_ids"])
+    tables = erase_from_warehouse(warehouse_for_target(duckdb_path=warehouse), request["user_ids"])
     context.log.info(f"erased from warehouse tables: {tables}")
     paths = current_paths()
     shards = erase_from_files(paths, request["user_ids"], places=("shards", "consumers"))

@@ -15,6 +15,7 @@ from pipelines.dbt_project import dbt_project
 from pipelines.ingest.erasure import ERASURE_LOG_NAME, erasure_generation
 from pipelines.settings import current_paths
 from pipelines.shards import ShardsManifestError, latest_shards_dir, verify_shards, write_shards
+from pipelines.warehouse import warehouse_for_target
 
 MART_KEYS = [dg.AssetKey(name) for name in ("user_sequences", "holdout", "item_vocab", "training_window")]
 MANIFEST_CHECK = "manifest_matches_files"
@@ -35,7 +36,7 @@ class ShardsConfig(dg.Config):
 )
 def training_shards(context: dg.AssetExecutionContext, config: ShardsConfig) -> dg.MaterializeResult:
     paths = current_paths().ensure()
-    result = write_shards(paths.warehouse, paths.shards, n_shards=config.n_shards,
+    result = write_shards(warehouse_for_target(duckdb_path=paths.warehouse), paths.shards, n_shards=config.n_shards,
                           dbt_manifest=dbt_project.manifest_path,
                           erasure_generation=erasure_generation(paths.lake / ERASURE_LOG_NAME))
     manifest = result.manifest

@@ -32,8 +32,6 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.consumers.store import consumers_root
@@ -51,6 +49,7 @@ from pipelines.ingest.lake import write_parquet_atomic
 from pipelines.settings import CorebrainPaths
 from pipelines.shards.manifest import manifest_text, sha256_file
 from pipelines.shards.writer import sweep_leftovers
+from pipelines.warehouse import DuckDBWarehouse, Warehouse
 
 __all__ = ["IdMatcher", "token_pattern", "erase_from_files", "erase_from_warehouse", "hashed_ids",
            "append_erasure_log", "erase_file", "erasure_generation", "stamp_erasure_generation"]
@@ -227,57 +226,20 @@ def erase_from_files(paths: CorebrainPaths, user_ids: Iterable[str],
     return result
 
 
-def erase_from_warehouse(db_path: Path, user_ids: Iterable[str]) -> dict[str, int]:
-    """DELETE the users from every base table with a ``user_id`` column (views follow their tables);
+def erase_from_warehouse(warehouse: Path | Warehouse, user_ids: Iterable[str]) -> dict[str, int]:
+    """Remove the users from every base table with a ``user_id`` column (views follow their tables);
     in a table with a quarantine ``raw`` column too, rows without a ``user_id`` are judged by their
-    raw text as in the lake's quarantine.
+    raw text as in the lake's quarantine. ``warehouse``: a :class:`~pipelines.warehouse.Warehouse`
+    or the path of a DuckDB file. Returns {"schema.table": rows removed}.
 
-    Opens the file read-write: call only while holding the ``duckdb`` pool.
+    Writes the warehouse: call only while holding the ``duckdb`` pool.
     """
     matcher = IdMatcher(str(u) for u in user_ids)
-    if not db_path.exists():
+    if not isinstance(warehouse, Warehouse):
+        warehouse = DuckDBWarehouse(Path(warehouse))
+    if not warehouse.exists():
         return {}
-    counts: dict[str, int] = {}
-    con = duckdb.connect(str(db_path))
-    try:
-        con.register("erase_ids", pa.table({"user_id": pa.array(sorted(matcher.ids), pa.string())}))
-        tables = con.sql(
-            "SELECT c.table_schema, c.table_name, list(lower(c2.column_name)) FROM information_schema.columns c "
-            "JOIN information_schema.tables t ON t.table_schema = c.table_schema "
-            "AND t.table_name = c.table_name AND t.table_catalog = c.table_catalog "
-            "JOIN information_schema.columns c2 ON c2.table_schema = c.table_schema "
-            "AND c2.table_name = c.table_name AND c2.table_catalog = c.table_catalog "
-            "WHERE lower(c.column_name) = 'user_id' AND t.table_type = 'BASE TABLE' "
-            "AND t.table_catalog = current_database() GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
-        for schema, table, columns in tables:
-            name = f'"{schema}"."{table}"'
-            rows = con.sql(f"DELETE FROM {name} WHERE trim(CAST(user_id AS VARCHAR)) IN "
-                           f"(SELECT user_id FROM erase_ids)").fetchall()
-            removed = int(rows[0][0]) if rows and rows[0][0] else 0
-            if "raw" in columns:
-                removed += _erase_raw_rows(con, name, columns, matcher)
-            if removed:
-                counts[f"{schema}.{table}"] = removed
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
-    return counts
-
-
-def _erase_raw_rows(con: duckdb.DuckDBPyConnection, name: str, columns: list[str], matcher: IdMatcher) -> int:
-    """Quarantine-like rows with no ``user_id``: judged by ``raw`` in Python, deleted by rowid."""
-    extra = ", ".join(c if c in columns else f"NULL AS {c}" for c in ("reason", "source_file"))
-    table = con.sql(f"SELECT rowid AS rid, NULL::VARCHAR AS user_id, raw, {extra} FROM {name} "
-                    "WHERE user_id IS NULL AND raw IS NOT NULL").to_arrow_table()
-    if table.num_rows == 0:
-        return 0
-    mask, _ = owned_rows(table, matcher)
-    doomed = table.filter(mask).column("rid").to_pylist()
-    if doomed:
-        con.register("erase_rowids", pa.table({"rid": pa.array(doomed, pa.int64())}))
-        con.sql(f"DELETE FROM {name} WHERE rowid IN (SELECT rid FROM erase_rowids)")
-        con.unregister("erase_rowids")
-    return len(doomed)
+    return warehouse.erase_users(sorted(matcher.ids), lambda table: owned_rows(table, matcher)[0])
 
 
 def hashed_ids(user_ids: Iterable[str]) -> list[str]:

@@ -1,7 +1,8 @@
-"""Write training shards from the warehouse marts: DuckDB ``COPY ... (FORMAT parquet)``.
+"""Write training shards from the warehouse marts (``pipelines.warehouse``: DuckDB ``COPY ...
+(FORMAT parquet)`` by default, a Spark write on the Spark target).
 
-Reads ``training_window``, ``user_sequences``, ``holdout`` and ``item_vocab`` through a read-only
-connection (one writer per DuckDB file; readers never block a later dbt run for long), writes the
+Reads ``training_window``, ``user_sequences``, ``holdout`` and ``item_vocab`` (DuckDB: through a
+read-only connection; one writer per file, readers never block a later dbt run for long), writes the
 files into a temporary folder next to the target and swaps it into ``shards/<window end>/`` only when
 the manifest is complete, with one atomic exchange of the two folders, so a reader (or a kill -9 at
 any instant) never sees half a shard set nor a missing one; what a killed writer left is swept by
@@ -23,8 +24,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from pipelines.shards.manifest import (
     MANIFEST_NAME,
     ShardFile,
@@ -33,8 +32,9 @@ from pipelines.shards.manifest import (
     manifest_text,
     sha256_file,
 )
+from pipelines.warehouse import DuckDBWarehouse, MissingTable, Warehouse
 
-SEQUENCE_COLUMNS = 'user_id, item_idx, event_type, ts, "query"'
+SEQUENCE_COLUMNS = "user_id, item_idx, event_type, ts, query"  # unquoted: both dialects
 HOLDOUT_COLUMNS = SEQUENCE_COLUMNS + ", target_item_idx, target_item_id, target_ts, target_query, target_new_item_idx, market"
 
 
@@ -60,56 +60,53 @@ def shard_name(index: int) -> str:
     return f"train-{index:05d}.parquet"
 
 
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def _read_window(con: duckdb.DuckDBPyConnection) -> tuple[date, date, datetime]:
+def _read_window(warehouse: Warehouse) -> tuple[date, date, datetime]:
     try:
-        rows = con.sql("select window_start, window_end, holdout_cutoff from training_window").fetchall()
-    except duckdb.CatalogException as exc:
+        rows = warehouse.read_arrow("select window_start, window_end, holdout_cutoff from training_window").to_pylist()
+    except MissingTable as exc:
         raise NoTrainingData("the warehouse has no training_window table: build the dbt marts first") from exc
     if not rows:
         raise NoTrainingData("training_window is empty: there are no events in fct_events yet")
-    return rows[0]
+    row = rows[0]
+    cutoff = row["holdout_cutoff"]
+    return row["window_start"], row["window_end"], cutoff.replace(tzinfo=None) if cutoff.tzinfo else cutoff
 
 
-def write_shards(warehouse: Path, shards_root: Path, n_shards: int = 4,
+def write_shards(warehouse: Path | Warehouse, shards_root: Path, n_shards: int = 4,
                  dbt_manifest: Path | None = None, erasure_generation: int = 0) -> ShardsResult:
     """Write ``shards_root/<window end>/`` (train shards, holdout, items, manifest.json).
 
+    ``warehouse``: a :class:`~pipelines.warehouse.Warehouse`, or the path of a DuckDB file.
     ``erasure_generation``: the erasure log's generation, read before the warehouse is (recorded
     in the manifest for the warm-start rule)."""
     if not isinstance(n_shards, int) or n_shards < 1:
         raise ValueError(f"n_shards must be a positive integer, got {n_shards!r}")
-    warehouse = Path(warehouse)
+    if not isinstance(warehouse, Warehouse):
+        warehouse = DuckDBWarehouse(Path(warehouse))
     if not warehouse.exists():
-        raise NoTrainingData(f"no warehouse at {warehouse}: run the dbt assets first")
+        where = getattr(warehouse, "path", warehouse.name)
+        raise NoTrainingData(f"no warehouse at {where}: run the dbt assets first")
     shards_root = Path(shards_root)
     shards_root.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(shards_root)
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        window_start, window_end, cutoff = _read_window(con)
-        tmp = shards_root / f".tmp-{window_end.isoformat()}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
-            files: list[ShardFile] = []
-            for i in range(n_shards):
-                con.execute(
-                    f"copy (select {SEQUENCE_COLUMNS} from user_sequences "
-                    f"where md5_number(user_id) % {n_shards} = {i} order by user_id) "
-                    f"to {_sql_path(tmp / shard_name(i))} (format parquet)")
-                files.append(describe_file(tmp, shard_name(i), "train"))
-            con.execute(f"copy (select {HOLDOUT_COLUMNS} from holdout order by user_id) "
-                        f"to {_sql_path(tmp / 'holdout.parquet')} (format parquet)")
-            files.append(describe_file(tmp, "holdout.parquet", "holdout"))
-            con.execute(f"copy (select item_idx, item_id from item_vocab order by item_idx) "
-                        f"to {_sql_path(tmp / 'items.parquet')} (format parquet)")
-            files.append(describe_file(tmp, "items.parquet", "items"))
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    window_start, window_end, cutoff = _read_window(warehouse)
+    tmp = shards_root / f".tmp-{window_end.isoformat()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        files: list[ShardFile] = []
+        for i in range(n_shards):
+            warehouse.copy_to_parquet(
+                f"select {SEQUENCE_COLUMNS} from user_sequences "
+                f"where {warehouse.shard_expr('user_id', n_shards)} = {i} order by user_id", tmp / shard_name(i))
+            files.append(describe_file(tmp, shard_name(i), "train"))
+        warehouse.copy_to_parquet(f"select {HOLDOUT_COLUMNS} from holdout order by user_id", tmp / "holdout.parquet")
+        files.append(describe_file(tmp, "holdout.parquet", "holdout"))
+        warehouse.copy_to_parquet("select item_idx, item_id from item_vocab order by item_idx", tmp / "items.parquet")
+        files.append(describe_file(tmp, "items.parquet", "items"))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
     dbt_sha = sha256_file(dbt_manifest) if dbt_manifest and Path(dbt_manifest).exists() else None
     manifest = build_manifest(files, window_start=window_start, window_end=window_end,

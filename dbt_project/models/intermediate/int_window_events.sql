@@ -1,5 +1,6 @@
--- Events of the training window with their vocabulary index and event-type code, marked before or
--- after the holdout cutoff. Searches keep their query; every other event's query is null.
+-- Events of the training window with their event-type code, marked before or after the holdout
+-- cutoff. Searches keep their query; every other event's query is null. The vocabulary index is
+-- joined in the marts (item_vocab is a mart: intermediate models never read marts).
 select
     e.user_id,
     e.event_id,
@@ -8,11 +9,9 @@ select
     e.event_type,
     e.event_type_code,
     e.item_id,
-    coalesce(v.item_idx, 0) as item_idx,
-    case when e.event_type = 'search' then e."query" end as "query",
+    case when e.event_type = 'search' then e.{{ adapter.quote('query') }} end as {{ adapter.quote('query') }},
     e.ts < w.holdout_cutoff as before_cutoff
 from {{ ref('fct_events') }} as e
-cross join {{ ref('training_window') }} as w
-left join {{ ref('item_vocab') }} as v on v.item_id = e.item_id
+cross join {{ ref('int_training_window') }} as w
 where e.event_date between w.window_start and w.window_end
   and e.event_type_code is not null

@@ -4,10 +4,9 @@
 -- became empty (e.g. erased data) is emptied too.
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='event_date',
     on_schema_change='append_new_columns',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ partition_filter('event_date') }}{% endif %}"
+    pre_hook="{% if is_incremental() %}{{ clear_partition_window(this, 'event_date') }}{% endif %}",
+    **partition_config()
 ) }}
 
 select
@@ -20,7 +19,7 @@ select
     event_type,
     event_type_code,
     item_id,
-    "query",
+    {{ adapter.quote('query') }},
     market,
     price,
     source_file,

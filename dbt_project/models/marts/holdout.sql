@@ -6,12 +6,18 @@
 -- (null when the events carry none); the gate reports per market. target_query: the query of the
 -- search right before the target (the event just before it after the cutoff), null otherwise: the
 -- search read-out's label (the item that came right after a search).
-with after_cutoff as (
+with events as (
+    select e.*, coalesce(v.item_idx, 0) as item_idx
+    from {{ ref('int_window_events') }} as e
+    left join {{ ref('item_vocab') }} as v on v.item_id = e.item_id
+),
+
+after_cutoff as (
     select
         *,
         lag(event_type) over (partition by user_id order by ts, event_id) as previous_type,
-        lag("query") over (partition by user_id order by ts, event_id) as previous_query
-    from {{ ref('int_window_events') }}
+        lag({{ adapter.quote('query') }}) over (partition by user_id order by ts, event_id) as previous_query
+    from events
     where not before_cutoff
 ),
 
@@ -31,7 +37,7 @@ targets as (
 
 seen as (
     select distinct user_id, item_id
-    from {{ ref('int_window_events') }}
+    from events
     where before_cutoff and item_id is not null
 ),
 
@@ -39,7 +45,7 @@ new_targets as (
     select
         e.user_id,
         cast(e.item_idx as integer) as target_new_item_idx
-    from {{ ref('int_window_events') }} as e
+    from events as e
     anti join seen as s on s.user_id = e.user_id and s.item_id = e.item_id
     where not e.before_cutoff
       and e.item_id is not null
@@ -66,7 +72,7 @@ select
     s.item_idx,
     s.event_type,
     s.ts,
-    s."query",
+    s.{{ adapter.quote('query') }},
     t.target_item_idx,
     t.target_item_id,
     t.target_ts,

@@ -25,7 +25,7 @@ base as (
 ),
 {% else %}
 existing as (
-    select cast(null as varchar) as item_id where false
+    select cast(null as {{ col_type('varchar') }}) as item_id where false
 ),
 
 base as (

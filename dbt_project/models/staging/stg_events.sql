@@ -15,12 +15,12 @@ typed as (
         nullif(trim(session_id), '') as session_id,
         lower(trim(event_type)) as event_type,
         nullif(trim(item_id), '') as item_id,
-        nullif(regexp_replace(trim("query"), '\s+', ' ', 'g'), '') as "query",
+        nullif({{ regexp_replace_all('trim(' ~ adapter.quote('query') ~ ')', '\s+', ' ') }}, '') as {{ adapter.quote('query') }},
         nullif(lower(trim(market)), '') as market,
         price,
         source_file,
         source_row,
-        "date" as lake_date,
+        {{ adapter.quote('date') }} as lake_date,
         regexp_extract(filename, 'landed=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) as landed_date
     from source
 )
@@ -28,14 +28,14 @@ typed as (
 select
     event_id,
     ts,
-    cast(epoch_ms(ts) // 1000 as bigint) as ts_unix,
+    {{ epoch_seconds('ts') }} as ts_unix,
     cast(ts as date) as event_date,
     user_id,
     session_id,
     event_type,
     cast({{ event_type_code('event_type') }} as tinyint) as event_type_code,
     item_id,
-    "query",
+    {{ adapter.quote('query') }},
     market,
     price,
     source_file,
