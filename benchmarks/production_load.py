@@ -27,6 +27,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,6 +124,10 @@ def _measure(profile, instance, defs, keys, paths, all_days, backfills, statuses
         kind = ("success" if run.status == dg.DagsterRunStatus.SUCCESS else
                 "gate rejected" if failed == ["core_model_passes_gate"] else f"FAILED {failed}")
         ended[kind] = ended.get(kind, 0) + 1
+        if kind.startswith("FAILED"):
+            errors = [r.dagster_event.message or "" for r in instance.all_logs(run.run_id)
+                      if r.dagster_event is not None and r.dagster_event.is_failure]
+            print(f"run {run.run_id[:8]} {run.status.value}: {errors[:2]}", file=sys.stderr)
     stats = [instance.get_run_stats(r.run_id) for r in runs]
     materialised = set.intersection(*(set(instance.get_materialized_partitions(k)) for k in keys))
     logs_with_locks = [p.name for p in work.glob("*.log") if any(pat in p.read_text() for pat in LOCK_PATTERNS)]
@@ -161,19 +166,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args(argv)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="corebrain-load-") as tmp:
-        for profile in args.profiles.split(","):
-            load_before = os.getloadavg()
-            row = run_profile(profile, args, Path(tmp) / profile)
-            row["load_before"], row["load_after"] = [round(x, 1) for x in load_before], [
-                round(x, 1) for x in os.getloadavg()]
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+    tmp = Path(tempfile.mkdtemp(prefix="corebrain-load-"))
+    for profile in args.profiles.split(","):
+        load_before = os.getloadavg()
+        row = run_profile(profile, args, tmp / profile)
+        row["load_before"], row["load_after"] = [round(x, 1) for x in load_before], [
+            round(x, 1) for x in os.getloadavg()]
+        rows.append(row)
+        print("BENCH-ROW " + json.dumps(row), flush=True)
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "production_load.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
     print(table(rows))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "production_load.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
     ok = all(r["lock_errors"] == 0 and r["days_materialised"] == r["days"] and r["warehouse_matches_lake"]
              and r["backfills_succeeded"] == r["backfills"] for r in rows)
+    if ok:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"kept the logs of the failed benchmark in {tmp}", file=sys.stderr)
     return 0 if ok else 1
 
 
