@@ -44,6 +44,12 @@ def _ui(args: argparse.Namespace) -> int:
     return run_ui(dagster_port=args.dagster_port, mlflow_port=args.mlflow_port)
 
 
+def _mlflow_server(args: argparse.Namespace) -> int:
+    from pipelines.mlflow_server import run_mlflow_server
+
+    return run_mlflow_server(port=args.port)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from pipelines.serve import run_serve
 
@@ -117,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--dagster-port", type=int, default=3000)
     ui.add_argument("--mlflow-port", type=int, default=5000)
     ui.set_defaults(func=_ui)
+
+    server = sub.add_parser("mlflow-server", help="production: the MLflow tracking server on Postgres "
+                            "($COREBRAIN_MLFLOW_BACKEND_URI), artifacts proxied, on 127.0.0.1")
+    server.add_argument("--port", type=int, default=5000)
+    server.set_defaults(func=_mlflow_server)
 
     serve = sub.add_parser("serve", help="every read-out of the champion over HTTP on 127.0.0.1 (mlflow models serve)")
     serve.add_argument("--model-uri", default="models:/corebrain@champion")

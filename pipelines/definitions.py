@@ -28,14 +28,14 @@ from pipelines.defs import (  # noqa: E402
     training,
     transform,
 )
-from pipelines.resources.mlflow_tracking import MlflowTracking  # noqa: E402
+from pipelines.resources.mlflow_tracking import mlflow_tracking_resource  # noqa: E402
 
 
 def shared_resources() -> dg.Definitions:
     """A function, not a module-level object: ``dagster ... -m pipelines.definitions`` refuses a module
     with more than one ``Definitions`` at module scope."""
     return dg.Definitions(resources={
-        "mlflow_tracking": MlflowTracking(),
+        "mlflow_tracking": mlflow_tracking_resource(),
         "pipes_subprocess_client": dg.PipesSubprocessClient(),
     })
 

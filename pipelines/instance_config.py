@@ -8,15 +8,25 @@ telemetry and the UI's first-run community pop-up (``nux``) are off. ``ensure_da
 an existing one lacks (with a warning) and never changes a value an operator set;
 ``require_single_writer_pool`` refuses to load the code location when the instance would let two
 steps write the DuckDB file at once, saying what to add.
+
+The production profile (``pipelines.profiles``) writes ``PRODUCTION_DAGSTER_YAML`` instead: run, event
+and schedule storage on Postgres (``dagster-postgres``; the URL only as ``env: COREBRAIN_DAGSTER_PG_URL``),
+the ``QueuedRunCoordinator`` with ``concurrency.runs.max_concurrent_runs``, and the same pools: every
+pool the code uses (``duckdb``, ``ingest``, ``training``, ``gate``) gets ``default_limit`` 1, which
+``duckdb`` must keep. An existing file must then use Postgres storage, and may not hold a password.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from pipelines.profiles import DAGSTER_PG_ENV, LOCAL, PRODUCTION, max_concurrent_runs
 
 DAGSTER_YAML = """\
 # written by corebrain once; edit freely: corebrain adds missing keys, never changes yours
@@ -31,6 +41,30 @@ concurrency:
     default_limit: 1
 # the daemon frees pool slots still held by a run that ended (e.g. its process was killed and the run
 # was then terminated in the UI); without this a dead run blocks pool "duckdb" for good
+run_monitoring:
+  enabled: true
+  free_slots_after_run_end_seconds: 300
+"""
+
+PRODUCTION_DAGSTER_YAML = """\
+# written by corebrain once for COREBRAIN_PROFILE=production; edit freely: corebrain adds missing
+# keys, never changes yours. Secrets come from the environment (env: keys), never from this file.
+telemetry:
+  enabled: false
+storage:
+  postgres:
+    postgres_url:
+      env: {pg_env}
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+concurrency:
+  runs:
+    max_concurrent_runs: {max_runs}
+  # one writer per DuckDB file: every step that touches it is in pool "duckdb"; pools "ingest",
+  # "training" and "gate" get the same default (raise one with `dagster instance concurrency set`)
+  pools:
+    default_limit: 1
 run_monitoring:
   enabled: true
   free_slots_after_run_end_seconds: 300
@@ -77,13 +111,75 @@ def merged(config: dict, missing: dict[tuple[str, ...], Any]) -> dict:
     return out
 
 
-def ensure_dagster_yaml(dagster_home: Path, warn=None) -> list[str]:
-    """Write ``dagster.yaml`` if absent; else add only what it lacks. Returns the keys added."""
+def production_storage() -> dict:
+    return {"postgres": {"postgres_url": {"env": DAGSTER_PG_ENV}}}
+
+
+def template(profile: str, env: Mapping[str, str] | None = None) -> str:
+    """The ``dagster.yaml`` corebrain writes for a profile."""
+    if profile != PRODUCTION:
+        return DAGSTER_YAML
+    return PRODUCTION_DAGSTER_YAML.format(pg_env=DAGSTER_PG_ENV,
+                                          max_runs=max_concurrent_runs(os.environ if env is None else env))
+
+
+def env_references(config: Any) -> set[str]:
+    """Every environment variable the config reads through an ``env:`` key."""
+    if isinstance(config, dict):
+        if set(config) == {"env"} and isinstance(config["env"], str):
+            return {config["env"]}
+        return set().union(*(env_references(v) for v in config.values())) if config else set()
+    if isinstance(config, list):
+        return set().union(*(env_references(v) for v in config)) if config else set()
+    return set()
+
+
+def production_problems(config: dict) -> list[str]:
+    """Why this instance config is not a production one: storage other than Postgres, or a secret
+    written into the file instead of read from the environment."""
+    storage = config.get("storage")
+    if storage is None:
+        return []  # missing: corebrain adds Postgres storage
+    if not isinstance(storage, dict) or "postgres" not in storage:
+        kind = next(iter(storage), storage) if isinstance(storage, dict) else storage
+        return [f"storage is {kind!r}, not postgres: the production profile keeps runs and events in Postgres "
+                f"(storage: postgres: postgres_url: env: {DAGSTER_PG_ENV})"]
+    pg = storage["postgres"] or {}
+    problems = []
+    if isinstance(pg.get("postgres_url"), str) and "@" in pg["postgres_url"]:
+        problems.append(f"storage.postgres.postgres_url is written into the file: read it from the environment "
+                        f"(postgres_url: env: {DAGSTER_PG_ENV})")
+    password = (pg.get("postgres_db") or {}).get("password")
+    if isinstance(password, str) and password:
+        problems.append("storage.postgres.postgres_db.password is written into the file: use password: env: NAME")
+    return problems
+
+
+def missing_environment(config: dict, env: Mapping[str, str]) -> list[str]:
+    """The ``env:`` variables the config names that are not set (Dagster would fail on them later)."""
+    return sorted(name for name in env_references(config) if name not in env)
+
+
+def _check_production(path: Path, config: dict) -> None:
+    problems = production_problems(config) + [
+        f"{name} is not set (dagster.yaml reads it)" for name in missing_environment(config, os.environ)]
+    if problems:
+        raise InstanceConfigError(f"{path} cannot serve COREBRAIN_PROFILE=production: " + "; ".join(problems))
+
+
+def ensure_dagster_yaml(dagster_home: Path, warn=None, profile: str = LOCAL) -> list[str]:
+    """Write ``dagster.yaml`` if absent; else add only what it lacks. Returns the keys added.
+
+    Production also requires Postgres storage (added when the file sets no storage) and refuses
+    secrets in the file or ``env:`` names that are not set."""
     warn = warn or (lambda message: print(f"corebrain: {message}", file=sys.stderr))
     dagster_home.mkdir(parents=True, exist_ok=True)
     path = dagster_home / "dagster.yaml"
     if not path.exists():
-        path.write_text(DAGSTER_YAML)
+        text = template(profile)
+        if profile == PRODUCTION:
+            _check_production(path, yaml.safe_load(text))
+        path.write_text(text)
         return []
     text = path.read_text()
     try:
@@ -94,6 +190,10 @@ def ensure_dagster_yaml(dagster_home: Path, warn=None) -> list[str]:
     if not isinstance(config, dict):
         raise InstanceConfigError(f"{path} must be a YAML mapping; fix it or delete it to get corebrain's defaults")
     missing = missing_keys(config)
+    if profile == PRODUCTION:
+        _check_production(path, config)
+        if "storage" not in config:
+            missing[("storage",)] = production_storage()
     if not missing:
         return []
     added = [".".join(p) for p in missing]

@@ -35,7 +35,7 @@ def run_serve(model_uri: str = DEFAULT_MODEL_URI, host: str = "127.0.0.1", port:
     _stop_on_signals()
     paths = prepare_environment()
     bin_dir = Path(sys.executable).parent
-    tracking_uri = os.environ.get("COREBRAIN_MLFLOW_TRACKING_URI") or paths.mlflow_tracking_uri
+    tracking_uri = paths.mlflow_tracking_uri
     logs = paths.home / "logs"
     logs.mkdir(exist_ok=True)
     server = start_server(serve_command(model_uri, host, port, bin_dir), logs / "serve.log",

@@ -1,8 +1,11 @@
-"""Where every piece of local state lives.
+"""Where every piece of state lives, and which profile the installation runs.
 
-All state sits under one folder, ``$COREBRAIN_HOME`` (default ``./.corebrain``), so that setting it
-to a temporary directory gives a fully independent installation: tests and benchmarks rely on that.
-This module is pure (no imports of Dagster, dbt or MLflow) so that anything may use it cheaply.
+All local state sits under one folder, ``$COREBRAIN_HOME`` (default ``./.corebrain``), so that setting
+it to a temporary directory gives a fully independent installation: tests and benchmarks rely on that.
+``COREBRAIN_PROFILE`` picks ``local`` (the default: SQLite-backed Dagster and MLflow under that folder)
+or ``production`` (Dagster on Postgres with a run queue, an MLflow tracking server, the lake where
+``COREBRAIN_LAKE`` says): same code, configuration only (``pipelines.profiles``). This module is pure
+(no imports of Dagster, dbt or MLflow) so that anything may use it cheaply.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.profiles import MLFLOW_URI_ENV, PRODUCTION, current_profile, require_profile_environment
+
 DEFAULT_HOME = ".corebrain"
 REGISTERED_MODEL_NAME = "corebrain"
 
@@ -18,6 +23,7 @@ REGISTERED_MODEL_NAME = "corebrain"
 @dataclass(frozen=True)
 class CorebrainPaths:
     home: Path
+    lake_root: Path | None = None  # production: ``COREBRAIN_LAKE``; else ``home / "lake"``
 
     @property
     def landing(self) -> Path:
@@ -33,7 +39,7 @@ class CorebrainPaths:
 
     @property
     def lake(self) -> Path:
-        return self.home / "lake"
+        return self.lake_root or self.home / "lake"
 
     @property
     def lake_events(self) -> Path:
@@ -68,8 +74,15 @@ class CorebrainPaths:
         return self.home / "mlartifacts"
 
     @property
-    def mlflow_tracking_uri(self) -> str:
+    def local_mlflow_uri(self) -> str:
+        """The embedded store of the local profile (SQLite under the home)."""
         return f"sqlite:///{self.mlflow_db}"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """The one way every part reads the tracking URI: ``COREBRAIN_MLFLOW_TRACKING_URI`` (production:
+        a tracking server), else the local SQLite store."""
+        return os.environ.get(MLFLOW_URI_ENV) or self.local_mlflow_uri
 
     @property
     def dagster_home(self) -> Path:
@@ -87,11 +100,20 @@ def corebrain_home() -> Path:
     return Path(os.environ.get("COREBRAIN_HOME") or DEFAULT_HOME).expanduser().resolve()
 
 
-def current_paths() -> CorebrainPaths:
-    return CorebrainPaths(corebrain_home())
-
-
 _EXPORTED: dict[str, str] = {}
+
+
+def _operator_set(name: str) -> str | None:
+    """An environment variable as the operator set it: not a value an earlier call in this process
+    exported (a test or the CLI may then point ``COREBRAIN_HOME`` elsewhere)."""
+    value = os.environ.get(name)
+    return None if not value or value == _EXPORTED.get(name) else value
+
+
+def current_paths() -> CorebrainPaths:
+    """The paths of the installation this environment names; the lake moves only in production."""
+    lake = _operator_set("COREBRAIN_LAKE") if current_profile() == PRODUCTION else None
+    return CorebrainPaths(corebrain_home(), Path(lake).expanduser().resolve() if lake else None)
 
 
 class DagsterHomeConflict(RuntimeError):
@@ -103,9 +125,7 @@ def dagster_home(paths: CorebrainPaths) -> Path:
     else ``$COREBRAIN_HOME/dagster_home``. Both set to different folders is an error: Dagster reads
     ``DAGSTER_HOME`` while corebrain would configure the other, and the settings would drop silently."""
     ours = os.environ.get("COREBRAIN_DAGSTER_HOME")
-    theirs = os.environ.get("DAGSTER_HOME")
-    if theirs and theirs == _EXPORTED.get("DAGSTER_HOME"):
-        theirs = None  # what an earlier call in this process set, not an operator's choice
+    theirs = _operator_set("DAGSTER_HOME")
     if ours and theirs and Path(ours).expanduser().resolve() != Path(theirs).expanduser().resolve():
         raise DagsterHomeConflict(
             f"COREBRAIN_DAGSTER_HOME={ours} but DAGSTER_HOME={theirs}: Dagster reads DAGSTER_HOME. "
@@ -118,21 +138,22 @@ def prepare_environment(paths: CorebrainPaths | None = None) -> CorebrainPaths:
     """Create the folders, write ``dagster.yaml`` and export the environment every tool reads.
 
     Idempotent; called by the CLI, the Dagster definitions and the tests. ``dagster.yaml`` goes to
-    the folder Dagster reads (:func:`dagster_home`), written once: an operator's file is kept, only
-    missing keys are added (``pipelines.instance_config``).
+    the folder Dagster reads (:func:`dagster_home`), written once for the profile: an operator's file
+    is kept, only missing keys are added (``pipelines.instance_config``). The production profile
+    first checks its environment and says what is missing (``pipelines.profiles``).
     """
     from pipelines.instance_config import ensure_dagster_yaml
 
+    profile = current_profile()
+    require_profile_environment(profile, os.environ)
     paths = (paths or current_paths()).ensure()
     home = dagster_home(paths)
-    ensure_dagster_yaml(home)
+    ensure_dagster_yaml(home, profile=profile)
     os.environ["COREBRAIN_HOME"] = str(paths.home)
     os.environ["DAGSTER_HOME"] = _EXPORTED["DAGSTER_HOME"] = str(home)
-    os.environ["COREBRAIN_LAKE"] = str(paths.lake)
+    os.environ["COREBRAIN_LAKE"] = _EXPORTED["COREBRAIN_LAKE"] = str(paths.lake)
     os.environ["COREBRAIN_WAREHOUSE"] = str(paths.warehouse)
-    # production swaps in a server (e.g. Postgres-backed) through COREBRAIN_MLFLOW_TRACKING_URI
-    os.environ["MLFLOW_TRACKING_URI"] = (os.environ.get("COREBRAIN_MLFLOW_TRACKING_URI")
-                                         or paths.mlflow_tracking_uri)
+    os.environ["MLFLOW_TRACKING_URI"] = paths.mlflow_tracking_uri
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     os.environ.setdefault("DO_NOT_TRACK", "1")
     return paths

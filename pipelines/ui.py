@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.profiles import PRODUCTION, current_profile
 from pipelines.settings import prepare_environment
 
 
@@ -60,14 +61,18 @@ def run_ui(dagster_port: int = 3000, mlflow_port: int = 5000) -> int:
     servers = [
         start_server([str(bin_dir / "dagster"), "dev", "-w", str(repo / "workspace.yaml"),
                       "-h", "127.0.0.1", "-p", str(dagster_port)], logs / "dagster.log"),
-        start_server([str(bin_dir / "mlflow"), "ui", "--backend-store-uri", paths.mlflow_tracking_uri,
-                      "--default-artifact-root", paths.mlflow_artifacts.as_uri(),
-                      "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1"],
-                     logs / "mlflow.log", env=mlflow_env),
     ]
     print(f"Dagster UI: http://127.0.0.1:{dagster_port}   (log {logs / 'dagster.log'})")
-    print(f"MLflow UI:  http://127.0.0.1:{mlflow_port}   (log {logs / 'mlflow.log'})")
-    print("Ctrl-C stops both.", flush=True)
+    if current_profile() == PRODUCTION:  # the tracking server is the MLflow UI
+        print(f"MLflow UI:  {paths.mlflow_tracking_uri}   (the production tracking server)")
+    else:
+        servers.append(start_server(
+            [str(bin_dir / "mlflow"), "ui", "--backend-store-uri", paths.local_mlflow_uri,
+             "--default-artifact-root", paths.mlflow_artifacts.as_uri(),
+             "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1"],
+            logs / "mlflow.log", env=mlflow_env))
+        print(f"MLflow UI:  http://127.0.0.1:{mlflow_port}   (log {logs / 'mlflow.log'})")
+    print("Ctrl-C stops " + ("both." if len(servers) == 2 else "it."), flush=True)
     try:
         while all(s.poll() is None for s in servers):
             time.sleep(1)

@@ -2,7 +2,11 @@
 
 MLflow 3 defaults to ``./mlflow.db`` and ``./mlruns`` in the working directory; everything here is
 resolved under ``$COREBRAIN_HOME`` at run time instead (so a test's tmp home is honoured), unless the
-fields are set (production: a tracking server and an object-store artifact root).
+fields are set. The tracking URI is read one way (``CorebrainPaths.mlflow_tracking_uri``: the
+``COREBRAIN_MLFLOW_TRACKING_URI`` server, else the local SQLite store), here and in the demo, serve and
+the UI; the production profile passes it as ``dg.EnvVar`` (:func:`mlflow_tracking_resource`). There,
+a new experiment's artifacts go where the server proxies them unless ``COREBRAIN_MLFLOW_ARTIFACT_ROOT``
+says otherwise.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import os
 
 import dagster as dg
 
+from pipelines.profiles import MLFLOW_URI_ENV, PRODUCTION, current_profile
 from pipelines.settings import REGISTERED_MODEL_NAME, current_paths
+
+ARTIFACT_ROOT_ENV = "COREBRAIN_MLFLOW_ARTIFACT_ROOT"
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -21,11 +28,13 @@ class MlflowTracking(dg.ConfigurableResource):
     registered_model_name: str = REGISTERED_MODEL_NAME
 
     def resolved_tracking_uri(self) -> str:
-        return (self.tracking_uri or os.environ.get("COREBRAIN_MLFLOW_TRACKING_URI")
-                or current_paths().mlflow_tracking_uri)
+        return self.tracking_uri or current_paths().mlflow_tracking_uri
 
-    def resolved_artifact_root(self) -> str:
-        return self.artifact_root or current_paths().mlflow_artifacts.as_uri()
+    def resolved_artifact_root(self) -> str | None:
+        """None in production: the tracking server's default, artifacts proxied (``mlflow-artifacts:/``)."""
+        if self.artifact_root or os.environ.get(ARTIFACT_ROOT_ENV):
+            return self.artifact_root or os.environ[ARTIFACT_ROOT_ENV]
+        return None if current_profile() == PRODUCTION else current_paths().mlflow_artifacts.as_uri()
 
     def activate(self) -> str:
         """Point the mlflow module at our store and experiment; returns the experiment id."""
@@ -50,3 +59,11 @@ class MlflowTracking(dg.ConfigurableResource):
         import mlflow
 
         return mlflow.MlflowClient(self.resolved_tracking_uri())
+
+
+def mlflow_tracking_resource() -> MlflowTracking:
+    """The resource for the current profile: production reads the server's URI as ``dg.EnvVar`` (Dagster
+    resolves it in each run's process and shows the variable, not its value, in the UI)."""
+    if current_profile() == PRODUCTION:
+        return MlflowTracking(tracking_uri=dg.EnvVar(MLFLOW_URI_ENV))
+    return MlflowTracking()
