@@ -78,7 +78,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("COREBRAIN_INGEST_QUARANTINE_THRESHOLD", "`0.05`", "a day with a larger quarantined share "
             "fails ingest's blocking check"),
     Setting("COREBRAIN_SPARK_MASTER", "`local[2]`", "Spark master (`local[N]`, or a cluster's)"),
-    Setting("COREBRAIN_SPARK_WAREHOUSE", "`.corebrain/spark-warehouse`", "Spark's table files and the "
+    Setting("COREBRAIN_SPARK_WAREHOUSE", "`$COREBRAIN_HOME/spark-warehouse`", "Spark's table files and the "
             "embedded Derby catalog"),
     Setting("COREBRAIN_SPARK_SCHEMA", "`corebrain`", "the Spark database the models go to"),
     Setting("COREBRAIN_SPARK_SHUFFLE_PARTITIONS", "`4`", "`spark.sql.shuffle.partitions` (1 for tiny lakes)"),

@@ -153,6 +153,9 @@ def prepare_environment(paths: CorebrainPaths | None = None) -> CorebrainPaths:
     os.environ["DAGSTER_HOME"] = _EXPORTED["DAGSTER_HOME"] = str(home)
     os.environ["COREBRAIN_LAKE"] = _EXPORTED["COREBRAIN_LAKE"] = str(paths.lake)
     os.environ["COREBRAIN_WAREHOUSE"] = str(paths.warehouse)
+    # absolute, under the home: dbt runs from dbt_project/ and Python from the repo, so a relative
+    # default sent them to two different Spark catalogs
+    os.environ.setdefault("COREBRAIN_SPARK_WAREHOUSE", str(paths.home / "spark-warehouse"))
     os.environ["MLFLOW_TRACKING_URI"] = paths.mlflow_tracking_uri
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -7,7 +7,7 @@ import pytest
 from pipelines.settings import prepare_environment
 
 ENV_DERIVED_FROM_HOME = ("DAGSTER_HOME", "MLFLOW_TRACKING_URI", "COREBRAIN_LAKE", "COREBRAIN_WAREHOUSE",
-                         "COREBRAIN_DAGSTER_HOME", "COREBRAIN_MLFLOW_TRACKING_URI")
+                         "COREBRAIN_DAGSTER_HOME", "COREBRAIN_MLFLOW_TRACKING_URI", "COREBRAIN_SPARK_WAREHOUSE")
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from pipelines.gate.decision import CHALLENGER, INCUMBENT  # the model names the audit rows' scores use
+
 SEGMENT = "overall"
 
 
@@ -28,7 +30,7 @@ def history_series(rows: Sequence[Mapping]) -> dict[str, list[tuple[str, float]]
     for row in rows:
         if row.get("kind") != "gate" or not row.get("champion_after"):
             continue
-        model = "challenger" if row.get("verdict") == "pass" else "champion"
+        model = CHALLENGER if row.get("verdict") == "pass" else INCUMBENT
         for s in row.get("scores") or []:
             if s.get("segment") == SEGMENT and s.get("model") == model:
                 out.setdefault(f"{s['task']} {s['metric']}", []).append((_night(row), float(s["value"])))

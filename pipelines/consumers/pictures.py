@@ -104,10 +104,10 @@ def calibration(bins: Sequence[tuple[float, float, int]], title: str = "churn ca
 
 
 def gate_chart(scores: Sequence[Mapping], segment: str = "overall", title: str = "gate: champion vs challenger") -> bytes:
-    """Grouped bars: per task and metric of ``segment``, one bar per model (challenger, champion, baselines)."""
+    """Grouped bars: per task and metric of ``segment``, one bar per model (challenger, incumbent, baselines)."""
     rows = [s for s in scores if s.get("segment") == segment]
     groups = sorted({(s["task"], s["metric"]) for s in rows})
-    models = sorted({s["model"] for s in rows}, key=lambda m: (m != "challenger", m != "champion", m))
+    models = sorted({s["model"] for s in rows}, key=lambda m: (m != "challenger", m != "incumbent", m))
     value = {(s["task"], s["metric"], s["model"]): float(s["value"]) for s in rows}
     plt, (fig, ax) = _figure(6.5, 4.0)
     width = 0.8 / max(len(models), 1)

@@ -14,7 +14,7 @@ def database():
     try:
         admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
     except psycopg2.OperationalError as exc:
-        pytest.fail(f"no Postgres on 127.0.0.1:5432 (`make test-production` needs it; .ci/run starts it): {exc}")
+        pytest.fail(f"no Postgres on 127.0.0.1:5432 (`make test-production` needs it; .ci/run waits for it): {exc}")
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')

@@ -172,8 +172,8 @@ def test_catalogue_anomalies_come_from_the_similar_items_readout_and_beat_chance
         assert (row.label_kind, row.disagreeing_label) in cat[row.item_id]
         carrying = [n for n in neigh if (row.label_kind, row.disagreeing_label) in cat.get(n, set())]
         assert row.neighbour_share == pytest.approx(len(carrying) / len(neigh))
-        assert row.log_likelihood_ratio <= 0 and row.suggested_label is None or \
-            (row.label_kind, row.suggested_label) not in cat[row.item_id]
+        assert row.log_likelihood_ratio <= 0
+        assert row.suggested_label is None or (row.label_kind, row.suggested_label) not in cat[row.item_id]
     truth = pq.read_table(world["paths"].home / "truth" / "items.parquet").to_pandas()
     universe = set(sims.item_id) & set(cat)
     q = quality.anomaly_quality(set(table.item_id), set(truth.item_id[truth.catalogue_error]), universe)

@@ -19,7 +19,7 @@ def _warehouse(path, users=10, window=True):
             from range({users}) t(i)""")
         con.execute("""create table holdout as
             select *, 2::integer as target_item_idx, 'b' as target_item_id, 40::bigint as target_ts,
-                   2::integer as target_new_item_idx, 'se' as market
+                   null::varchar as target_query, 2::integer as target_new_item_idx, 'se' as market
             from user_sequences where user_id in ('u1', 'u2')""")
         con.execute("create table item_vocab as select * from (values (1, 'a'), (2, 'b')) v(item_idx, item_id)")
     return path

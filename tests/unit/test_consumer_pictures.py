@@ -17,7 +17,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def test_every_picture_is_a_png_and_the_markdown_embeds_it():
     rng = np.random.default_rng(0)
     scores = [{"task": "churn", "segment": "overall", "model": m, "metric": "auc", "value": v}
-              for m, v in (("challenger", 0.7), ("champion", 0.65), ("recency", 0.6))]
+              for m, v in (("challenger", 0.7), ("incumbent", 0.65), ("recency", 0.6))]
     pngs = [pictures.item_map(rng.normal(size=(30, 8)), ["a", "b", None] * 10),
             pictures.metric_history({"churn auc": [("v1", 0.6), ("v2", 0.7)]}),
             pictures.calibration([(0.1, 0.12, 40), (0.5, 0.4, 10)]),
@@ -41,7 +41,8 @@ def _row(verdict, candidate, after, value, champion_value=None, day=1):
     scores = [{"task": "next_item", "segment": "overall", "model": "challenger", "metric": "ndcg@10", "value": value},
               {"task": "next_item", "segment": "market=se", "model": "challenger", "metric": "ndcg@10", "value": 0.0}]
     if champion_value is not None:
-        scores.append({"task": "next_item", "segment": "overall", "model": "champion", "metric": "ndcg@10",
+        # "incumbent": the name pipelines/gate/decision.py gives the champion's scores in the audit rows
+        scores.append({"task": "next_item", "segment": "overall", "model": "incumbent", "metric": "ndcg@10",
                        "value": champion_value})
     return {"kind": "gate", "verdict": verdict, "candidate_version": candidate, "champion_after": after,
             "decided_at": dt.datetime(2026, 6, day, 2, 0, tzinfo=dt.UTC), "scores": scores}
