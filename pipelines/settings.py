@@ -42,6 +42,22 @@ class CorebrainPaths:
         return self.lake_root or self.home / "lake"
 
     @property
+    def state_roots(self) -> tuple[Path, ...]:
+        """Every folder that holds corebrain state: the home, and the lake when it lives outside the
+        home (production ``COREBRAIN_LAKE``). Whatever must see all state (erasure) walks these."""
+        return (self.home,) if self.lake.is_relative_to(self.home) else (self.home, self.lake)
+
+    def state_name(self, path: Path) -> str:
+        """How reports name a state file: relative to the home; a file of a lake outside the home as
+        ``lake/<path in the lake>``, the name it has when the lake is ``$COREBRAIN_HOME/lake``, so
+        reports read the same under every profile. A path outside every root stays absolute."""
+        if path.is_relative_to(self.home):
+            return path.relative_to(self.home).as_posix()
+        if path.is_relative_to(self.lake):
+            return (Path("lake") / path.relative_to(self.lake)).as_posix()
+        return path.as_posix()
+
+    @property
     def lake_events(self) -> Path:
         return self.lake / "events"
 

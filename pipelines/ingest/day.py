@@ -375,7 +375,7 @@ class IngestSession:
         report.quarantined = sum(rows for _reason, _n, rows in counts)
         report.accepted = sum(n for _d, n in days)
         report.event_days = {d.isoformat(): n for d, n in days}
-        report.written = [p.relative_to(paths.home).as_posix() for p in written]
+        report.written = [paths.state_name(p) for p in written]
         report.later_duplicates = self._later_duplicates(landing_day)
         self._ensure_seen()
         con.execute("DELETE FROM seen WHERE landed = $day", {"day": landing_day})

@@ -13,13 +13,16 @@ it (:mod:`pipelines.ingest.erasure_formats`). Places:
 - the quarantine: rows whose ``user_id`` matches; rows without one by their ``raw`` text;
 - training shards: Parquet files with ``user_id`` are rewritten and every ``manifest.json`` that
   lists a rewritten file gets its ``rows`` and ``sha256`` updated;
-- ``other``: any other Parquet file under ``$COREBRAIN_HOME`` with a ``user_id`` column, and JSON /
+- ``other``: any other Parquet file under a state root with a ``user_id`` column, and JSON /
   JSON Lines / CSV files in the MLflow artifact store (logged input examples, tables);
 - temp files a killed writer left (``.<name>.tmp-<pid>``, an ingest's DuckDB spill folder
   ``tmp/ingest-<pid>``, ``shards/.tmp-*`` / ``.old-*``): deleted;
 - the DuckDB warehouse: ``DELETE`` from every base table with a ``user_id`` column.
 
-Each returns counts of rows removed per file or table; a file without those users is not rewritten.
+Files are found under every state root (``CorebrainPaths.state_roots``: the home, and the lake
+when production puts it elsewhere with ``COREBRAIN_LAKE``) and named as ``CorebrainPaths.state_name``
+says (a lake file is ``lake/...`` under every profile). Each returns counts of rows removed per file
+or table; a file without those users is not rewritten.
 """
 
 from __future__ import annotations
@@ -102,10 +105,6 @@ def erase_file(path: Path, matcher: IdMatcher, documents: bool = False, delete_i
     return count
 
 
-def _relative(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix()
-
-
 def refresh_manifests(root: Path, rewritten: set[Path]) -> list[str]:
     """Update ``rows`` / ``sha256`` of rewritten files in every ``manifest.json`` under ``root``."""
     updated: list[str] = []
@@ -149,13 +148,29 @@ def _place(paths: CorebrainPaths, path: Path) -> str:
     return "other"
 
 
+def _walk(paths: CorebrainPaths, pattern: str) -> Iterable[tuple[Path, Path]]:
+    """(path, path relative to its root) matching ``pattern`` under every state root (the home, and
+    a lake configured outside it), skipping Dagster's folder and symlinks; a root nested in another
+    is walked once."""
+    roots = paths.state_roots
+    for root in roots:
+        if not root.is_dir():
+            continue
+        inner = [other for other in roots if other != root and other.is_relative_to(root)]
+        for path in sorted(root.rglob(pattern)):
+            rel = path.relative_to(root)
+            if (root == paths.home and rel.parts[0] in SKIP_DIRS) or path.is_symlink():
+                continue
+            if any(path.is_relative_to(other) for other in inner):
+                continue  # walked with its own root
+            yield path, rel
+
+
 def _candidates(paths: CorebrainPaths) -> Iterable[tuple[Path, bool]]:
-    """(file, is an MLflow artifact) for every file erasure reads: all Parquet under the home, all
-    landing files, the JSON / CSV files of the MLflow artifact store."""
-    home = paths.home
-    for path in sorted(home.rglob("*")):
-        rel = path.relative_to(home)
-        if rel.parts[0] in SKIP_DIRS or path.is_symlink() or not path.is_file():
+    """(file, is an MLflow artifact) for every file erasure reads: all Parquet under every state
+    root, all landing files, the JSON / CSV files of the MLflow artifact store."""
+    for path, rel in _walk(paths, "*"):
+        if not path.is_file():
             continue
         if any(TEMP_FILE.match(part) or TEMP_SHARDS_DIR.match(part) for part in rel.parts):
             continue  # swept, not rewritten
@@ -170,13 +185,12 @@ def sweep_temp_files(paths: CorebrainPaths, places: Iterable[str]) -> dict[str, 
     reader ever looks at it. Call only while holding the pool of the writers of those places."""
     wanted = set(places)
     removed: dict[str, int] = {}
-    for path in sorted(paths.home.rglob(".*")):
-        rel = path.relative_to(paths.home)
-        if rel.parts[0] in SKIP_DIRS or _place(paths, path) not in wanted or path.is_symlink():
+    for path, _rel in _walk(paths, ".*"):
+        if _place(paths, path) not in wanted:
             continue
         if path.is_file() and TEMP_FILE.match(path.name):
             path.unlink(missing_ok=True)
-            removed[rel.as_posix()] = 1
+            removed[paths.state_name(path)] = 1
     if "other" in wanted:
         # DuckDB spill folders of an ingest session (``$COREBRAIN_HOME/tmp/ingest-<pid>``): staged rows
         for folder in sorted((paths.home / "tmp").glob("ingest-*")):
@@ -210,7 +224,7 @@ def erase_from_files(paths: CorebrainPaths, user_ids: Iterable[str],
         place = _place(paths, path)
         if place not in wanted:
             continue
-        rel = _relative(path, paths.home)
+        rel = paths.state_name(path)
         try:
             count = erase_file(path, matcher, documents=in_mlflow, delete_if_empty=place == "landing")
         except Exception:  # noqa: BLE001 - an unreadable (corrupt) file is reported, not fatal
@@ -222,7 +236,8 @@ def erase_from_files(paths: CorebrainPaths, user_ids: Iterable[str],
                 rewritten.add(path.resolve())
         if count.unparsed:
             result["unparsed"][rel] = count.unparsed
-    result["manifests"] = {m: 1 for m in refresh_manifests(paths.home, rewritten)} if rewritten else {}
+    manifests = [m for root in paths.state_roots for m in refresh_manifests(root, rewritten)] if rewritten else []
+    result["manifests"] = dict.fromkeys(manifests, 1)
     return result
 
 

@@ -74,7 +74,7 @@ def ingest_landing_day(paths: CorebrainPaths, landing_day: date, settings: Inges
     report.quarantined = len(quarantine) - report.files_rejected
     report.reasons = Counter(q[2] for q in quarantine)
     report.event_days = {day.isoformat(): len(rows) for day, rows in sorted(by_day.items())}
-    report.written = [p.relative_to(paths.home).as_posix() for p in written]
+    report.written = [paths.state_name(p) for p in written]
     return report
 
 
