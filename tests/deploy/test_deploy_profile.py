@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,31 @@ def test_prepare_environment_accepts_the_charts_read_only_dagster_yaml(pod_env, 
         assert os.environ["MLFLOW_TRACKING_URI"] == env["COREBRAIN_MLFLOW_TRACKING_URI"]
         assert paths.home == Path(env["COREBRAIN_HOME"]).resolve()
         require_single_writer_pool(home)
+    finally:
+        home.chmod(stat.S_IRWXU)
+        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+
+def test_the_code_location_imports_under_the_charts_env_and_instance(tmp_path):
+    """What the chart's gRPC server does: ``python -m ... -m pipelines.definitions`` in a fresh process
+    with the pod's env and the chart's read-only dagster.yaml (about 7 s: one import of the definitions)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    path = home / "dagster.yaml"
+    path.write_text(yaml.safe_dump(instance_config(values())))
+    before = path.read_bytes()
+    path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    home.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    base = {k: v for k, v in os.environ.items() if k not in EXPORTED and not k.startswith("COREBRAIN_")}
+    env = {**base, **code_location_env(), "DAGSTER_HOME": str(home), "COREBRAIN_HOME": str(tmp_path / "data"),
+           "PYTHONPATH": str(VALUES.parents[2])}
+    try:
+        done = subprocess.run([sys.executable, "-c", "import pipelines.definitions as d; "
+                               "print(len(list(d.defs.resolve_all_asset_specs())))"],
+                              env=env, capture_output=True, text=True, timeout=300, cwd=VALUES.parents[2])
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert int(done.stdout.split()[-1]) > 0
+        assert path.read_bytes() == before and sorted(p.name for p in home.iterdir()) == ["dagster.yaml"]
     finally:
         home.chmod(stat.S_IRWXU)
         path.chmod(stat.S_IRUSR | stat.S_IWUSR)
