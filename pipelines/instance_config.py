@@ -13,7 +13,11 @@ The production profile (``pipelines.profiles``) writes ``PRODUCTION_DAGSTER_YAML
 and schedule storage on Postgres (``dagster-postgres``; the URL only as ``env: COREBRAIN_DAGSTER_PG_URL``),
 the ``QueuedRunCoordinator`` with ``concurrency.runs.max_concurrent_runs``, and the same pools: every
 pool the code uses (``duckdb``, ``ingest``, ``training``, ``gate``) gets ``default_limit`` 1, which
-``duckdb`` must keep. An existing file must then use Postgres storage, and may not hold a password.
+``duckdb`` must keep. An existing file must then use Postgres storage, and may not hold a password:
+``storage: postgres:`` or the form Dagster's Helm chart renders (``run_storage``, ``event_log_storage``
+and ``schedule_storage`` all on dagster-postgres). A file that already holds everything is never
+written (the chart's is a read-only ConfigMap); one that lacks a key and cannot be written is an error
+that names the key.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ PRODUCTION_DAGSTER_YAML = """\
 # written by corebrain once for COREBRAIN_PROFILE=production; edit freely: corebrain adds missing
 # keys, never changes yours. Secrets come from the environment (env: keys), never from this file.
 telemetry:
+  enabled: false
+# no first-run community pop-up in the UI (it covers the asset graph on a new install)
+nux:
   enabled: false
 storage:
   postgres:
@@ -134,25 +141,71 @@ def env_references(config: Any) -> set[str]:
     return set()
 
 
+SPLIT_STORAGE = ("run_storage", "event_log_storage", "schedule_storage")
+
+
+def _is_postgres_section(section: Any) -> bool:
+    """A ``run_storage``/``event_log_storage``/``schedule_storage`` block of dagster-postgres (the
+    Helm chart's form: ``module: dagster_postgres.run_storage``, ``class: PostgresRunStorage``)."""
+    if not isinstance(section, dict):
+        return False
+    if "postgres" in section:  # the short form: run_storage: postgres: ...
+        return True
+    return str(section.get("module", "")).startswith("dagster_postgres") or \
+        str(section.get("class", "")).startswith("Postgres")
+
+
+def _postgres_settings(section: Any) -> dict:
+    """The Postgres settings (``postgres_url`` / ``postgres_db``) of one storage block, either form."""
+    if not isinstance(section, dict):
+        return {}
+    inner = section.get("postgres", section.get("config"))
+    return inner if isinstance(inner, dict) else {}
+
+
+def _secret_problems(where: str, pg: dict) -> list[str]:
+    problems = []
+    if isinstance(pg.get("postgres_url"), str) and "@" in pg["postgres_url"]:
+        problems.append(f"{where}.postgres_url is written into the file: read it from the environment "
+                        f"(postgres_url: env: {DAGSTER_PG_ENV})")
+    db = pg.get("postgres_db")
+    password = db.get("password") if isinstance(db, dict) else None
+    if isinstance(password, str) and password:
+        problems.append(f"{where}.postgres_db.password is written into the file: use password: env: NAME")
+    return problems
+
+
+def has_postgres_storage(config: dict) -> bool:
+    """Runs, events and schedules are kept in Postgres: ``storage: postgres:`` (corebrain's form) or
+    all three of ``run_storage``, ``event_log_storage``, ``schedule_storage`` on dagster-postgres
+    (the form Dagster's Helm chart renders)."""
+    storage = config.get("storage")
+    if isinstance(storage, dict) and "postgres" in storage:
+        return True
+    return all(_is_postgres_section(config.get(key)) for key in SPLIT_STORAGE)
+
+
 def production_problems(config: dict) -> list[str]:
     """Why this instance config is not a production one: storage other than Postgres, or a secret
     written into the file instead of read from the environment."""
     storage = config.get("storage")
-    if storage is None:
+    split = [key for key in SPLIT_STORAGE if key in config]
+    if storage is None and not split:
         return []  # missing: corebrain adds Postgres storage
+    if storage is not None and split:
+        return [f"it sets both storage and {', '.join(split)}: Dagster accepts one form, keep one"]
+    if split:
+        not_pg = [key for key in SPLIT_STORAGE if not _is_postgres_section(config.get(key))]
+        if not_pg:
+            return [f"{', '.join(not_pg)} {'is' if len(not_pg) == 1 else 'are'} not on dagster-postgres: the "
+                    "production profile keeps runs, events and schedules in Postgres (set all three to "
+                    "dagster_postgres, or use storage: postgres: postgres_url: env: " + DAGSTER_PG_ENV + ")"]
+        return [p for key in SPLIT_STORAGE for p in _secret_problems(key, _postgres_settings(config[key]))]
     if not isinstance(storage, dict) or "postgres" not in storage:
         kind = next(iter(storage), storage) if isinstance(storage, dict) else storage
         return [f"storage is {kind!r}, not postgres: the production profile keeps runs and events in Postgres "
                 f"(storage: postgres: postgres_url: env: {DAGSTER_PG_ENV})"]
-    pg = storage["postgres"] or {}
-    problems = []
-    if isinstance(pg.get("postgres_url"), str) and "@" in pg["postgres_url"]:
-        problems.append(f"storage.postgres.postgres_url is written into the file: read it from the environment "
-                        f"(postgres_url: env: {DAGSTER_PG_ENV})")
-    password = (pg.get("postgres_db") or {}).get("password")
-    if isinstance(password, str) and password:
-        problems.append("storage.postgres.postgres_db.password is written into the file: use password: env: NAME")
-    return problems
+    return _secret_problems("storage.postgres", storage["postgres"] or {})
 
 
 def missing_environment(config: dict, env: Mapping[str, str]) -> list[str]:
@@ -170,8 +223,8 @@ def _check_production(path: Path, config: dict) -> None:
 def ensure_dagster_yaml(dagster_home: Path, warn=None, profile: str = LOCAL) -> list[str]:
     """Write ``dagster.yaml`` if absent; else add only what it lacks. Returns the keys added.
 
-    Production also requires Postgres storage (added when the file sets no storage) and refuses
-    secrets in the file or ``env:`` names that are not set."""
+    Production also requires Postgres storage (added when the file sets none, in either form) and
+    refuses secrets in the file or ``env:`` names that are not set. A complete file is left untouched."""
     warn = warn or (lambda message: print(f"corebrain: {message}", file=sys.stderr))
     dagster_home.mkdir(parents=True, exist_ok=True)
     path = dagster_home / "dagster.yaml"
@@ -192,16 +245,22 @@ def ensure_dagster_yaml(dagster_home: Path, warn=None, profile: str = LOCAL) -> 
     missing = missing_keys(config)
     if profile == PRODUCTION:
         _check_production(path, config)
-        if "storage" not in config:
+        if not has_postgres_storage(config):
             missing[("storage",)] = production_storage()
     if not missing:
-        return []
+        return []  # the file already satisfies the profile: never rewritten (it may be a read-only ConfigMap)
     added = [".".join(p) for p in missing]
     backup = path.with_name("dagster.yaml.before-corebrain")
-    if not backup.exists():
-        backup.write_text(text)
-    path.write_text("# keys added by corebrain: " + ", ".join(added) + f" (your file as it was: {backup.name})\n"
-                    + yaml.safe_dump(merged(config, missing), sort_keys=False))
+    try:
+        if not backup.exists():
+            backup.write_text(text)
+        path.write_text("# keys added by corebrain: " + ", ".join(added) + f" (your file as it was: {backup.name})\n"
+                        + yaml.safe_dump(merged(config, missing), sort_keys=False))
+    except OSError as exc:
+        raise InstanceConfigError(
+            f"{path} lacks {', '.join(added)} and corebrain cannot add them ({exc.strerror}; a read-only "
+            "ConfigMap?): add them where the file comes from (Helm: additionalInstanceConfig, "
+            "docs/production-kubernetes.md)") from None
     warn(f"{path} lacked {', '.join(added)}: added them (nothing you set was changed; before: {backup})")
     return added
 

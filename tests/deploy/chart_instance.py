@@ -2,7 +2,8 @@
 
 No ``helm`` binary here, so this mirrors the chart's templates for the parts deploy/helm uses:
 scheduler, Postgres storage (run, event log, schedule), the K8sRunLauncher block, the queued run
-coordinator, compute logs, telemetry and ``additionalInstanceConfig``. A value these templates do not
+coordinator, run monitoring (``dagsterDaemon.runMonitoring``, on by default in the chart), compute
+logs, telemetry and ``additionalInstanceConfig``. A value these templates do not
 read raises instead of being dropped, so a typo in the values cannot pass silently.
 """
 
@@ -90,6 +91,20 @@ def queued_run_coordinator(values: dict) -> dict | None:
     return out
 
 
+def run_monitoring(values: dict) -> dict | None:
+    """The chart's ``run_monitoring`` block: rendered while the daemon and ``runMonitoring`` are on
+    (the chart's default), from its own keys only (it has none for ``free_slots_after_run_end_seconds``)."""
+    daemon = values.get("dagsterDaemon", {})
+    given = daemon.get("runMonitoring", {}) or {}
+    if not (daemon.get("enabled", True) and given.get("enabled", True)):
+        return None
+    out = {"enabled": True, "start_timeout_seconds": given.get("startTimeoutSeconds", 300),
+           "poll_interval_seconds": given.get("pollIntervalSeconds", 120)}
+    if given.get("maxResumeRunAttempts"):
+        out["max_resume_run_attempts"] = given["maxResumeRunAttempts"]
+    return out
+
+
 def instance_config(values: dict, namespace: str = "corebrain") -> dict:
     """The instance config (``dagster.yaml`` as a dict) the chart renders from ``values``."""
     if values.get("scheduler", {}).get("type", "DagsterDaemonScheduler") != "DagsterDaemonScheduler":
@@ -113,5 +128,12 @@ def instance_config(values: dict, namespace: str = "corebrain") -> dict:
     coordinator = queued_run_coordinator(values)
     if coordinator:
         out["run_coordinator"] = coordinator
-    out.update(values.get("additionalInstanceConfig") or {})
+    monitoring = run_monitoring(values)
+    if monitoring:
+        out["run_monitoring"] = monitoring
+    extra = values.get("additionalInstanceConfig") or {}
+    twice = sorted(set(extra) & set(out))
+    if twice:  # the chart appends the extra block as text: a key in both is a duplicate YAML key
+        raise UnreadValue(f"additionalInstanceConfig sets {twice}, which the chart renders already")
+    out.update(extra)
     return out

@@ -11,9 +11,12 @@ import pytest
 import yaml
 
 from pipelines.instance_config import (
+    DAGSTER_YAML,
     InstanceConfigError,
     ensure_dagster_yaml,
     env_references,
+    has_postgres_storage,
+    missing_keys,
     production_problems,
     template,
 )
@@ -79,6 +82,81 @@ def test_production_refuses_sqlite_storage_a_written_password_and_an_unset_env_n
         ensure_dagster_yaml(tmp_path, profile=PRODUCTION)
     (tmp_path / "dagster.yaml").write_text("storage:\n  postgres:\n    postgres_url:\n      env: OTHER_PG_URL\n")
     with pytest.raises(InstanceConfigError, match="OTHER_PG_URL is not set"):
+        ensure_dagster_yaml(tmp_path, profile=PRODUCTION)
+
+
+def _split_storage(**overrides) -> dict:
+    """The storage the Helm chart renders: run, event log and schedule storage on dagster-postgres."""
+    db = {"postgres_db": {"username": "dagster", "password": {"env": "DAGSTER_PG_PASSWORD"}, "hostname": "db",
+                          "db_name": "dagster", "port": 5432}}
+    config = {key: {"module": f"dagster_postgres.{module}", "class": cls, "config": db}
+              for key, module, cls in (("run_storage", "run_storage", "PostgresRunStorage"),
+                                       ("event_log_storage", "event_log", "PostgresEventLogStorage"),
+                                       ("schedule_storage", "schedule_storage", "PostgresScheduleStorage"))}
+    config.update(overrides)
+    return config
+
+
+def test_the_charts_split_postgres_storage_counts_as_postgres_storage():
+    assert has_postgres_storage(_split_storage()) and production_problems(_split_storage()) == []
+    sqlite_runs = _split_storage(run_storage={"module": "dagster.core.storage.runs", "class": "SqliteRunStorage",
+                                              "config": {"base_dir": "/x"}})
+    assert not has_postgres_storage(sqlite_runs) and "run_storage is not on dagster-postgres" in \
+        production_problems(sqlite_runs)[0]
+    partial = {"run_storage": _split_storage()["run_storage"]}
+    assert not has_postgres_storage(partial)
+    assert "event_log_storage, schedule_storage are not" in production_problems(partial)[0]
+    both = _split_storage(storage={"postgres": {"postgres_url": {"env": DAGSTER_PG_ENV}}})
+    assert "both storage and" in production_problems(both)[0]
+    written = _split_storage()
+    written["event_log_storage"]["config"] = {"postgres_db": {"password": "pw"}}
+    assert production_problems(written) == ["event_log_storage.postgres_db.password is written into the file: "
+                                            "use password: env: NAME"]
+
+
+def test_every_template_holds_every_required_key_and_local_is_unchanged():
+    """The defect: the production template lacked ``nux`` (required since issue 10), so every production
+    install rewrote its dagster.yaml on the second start."""
+    assert template("local") == DAGSTER_YAML
+    for profile in ("local", PRODUCTION):
+        assert missing_keys(yaml.safe_load(template(profile, PRODUCTION_ENV))) == {}, profile
+
+
+def test_a_production_dagster_yaml_written_by_corebrain_is_not_rewritten_on_the_second_prepare(tmp_path, monkeypatch):
+    from pipelines.settings import prepare_environment
+
+    monkeypatch.setenv("COREBRAIN_HOME", str(tmp_path / "home"))
+    for var in ("DAGSTER_HOME", "COREBRAIN_DAGSTER_HOME", "COREBRAIN_LAKE", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(var, raising=False)
+    for key, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(key, value)
+    warnings: list[str] = []
+    paths = prepare_environment()
+    path = paths.dagster_home / "dagster.yaml"
+    first = path.read_text()
+    assert ensure_dagster_yaml(paths.dagster_home, warn=warnings.append, profile=PRODUCTION) == []
+    prepare_environment()
+    assert path.read_text() == first and warnings == []
+    assert not (paths.dagster_home / "dagster.yaml.before-corebrain").exists()
+
+
+def test_a_file_that_lacks_a_key_and_cannot_be_written_names_the_key(tmp_path, monkeypatch):
+    """The chart's ConfigMap is read-only: corebrain says what to add there instead of crashing."""
+    from pathlib import Path as _Path
+
+    for key, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DAGSTER_PG_PASSWORD", "from-the-secret")
+    config = {**_split_storage(), "telemetry": {"enabled": False},
+              "concurrency": {"pools": {"default_limit": 1}},
+              "run_monitoring": {"enabled": True, "free_slots_after_run_end_seconds": 300}}
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+
+    def read_only(self, *args, **kwargs):          # root ignores file modes; a ConfigMap mount is EROFS
+        raise OSError(30, "Read-only file system", str(self))
+
+    monkeypatch.setattr(_Path, "write_text", read_only)
+    with pytest.raises(InstanceConfigError, match=r"lacks nux\.enabled .*Read-only file system.*additionalInstanceConfig"):
         ensure_dagster_yaml(tmp_path, profile=PRODUCTION)
 
 
