@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from models.data import SequenceStore, make_batch
+from models.inference import inference_batch
 from models.model import Batch, CoreModel
 from models.tokens import DAY, GAP_EDGES, N_GAP_BUCKETS
 
@@ -80,7 +81,7 @@ def churn_scores(model: CoreModel, store: SequenceStore, rows: np.ndarray, cutof
     known = store.extra["last_ts_known"]
     for s in range(0, len(rows), batch_size):
         r = rows[s:s + batch_size]
-        probs = model.gap_probs(model.last_hidden(make_batch(store, r, model.cfg.max_len, train=False)))
+        probs = model.gap_probs(model.last_hidden(inference_batch(model, store, r)))
         elapsed = torch.as_tensor(np.where(known[r], cutoff_ts - last_ts[r], 0), dtype=torch.float64)
         out[s:s + batch_size] = churn_probability(probs, elapsed, horizon_days)
     return out

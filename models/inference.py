@@ -50,12 +50,21 @@ def seen_matrix(store: SequenceStore, rows: np.ndarray, n_items: int) -> torch.T
     return m
 
 
+def inference_batch(model: CoreModel, store: SequenceStore, rows: np.ndarray):
+    """The inference batch of ``rows`` for ``model``: items the model has no embedding for (appended
+    to the vocabulary after it was trained, e.g. the champion scored on tonight's shards) read as
+    0, an event with no known item, instead of failing the embedding lookup."""
+    b = make_batch(store, np.asarray(rows, dtype=np.int64), model.cfg.max_len, train=False)
+    b.items = torch.where(b.items > model.cfg.n_items, torch.zeros_like(b.items), b.items)
+    return b
+
+
 @torch.no_grad()
 def last_hidden(model: CoreModel, store: SequenceStore, rows: np.ndarray) -> torch.Tensor:
     """(B, d) state after each user's most recent event, in eval mode (training mode restored)."""
     was = model.training
     model.eval()
-    h = model.last_hidden(make_batch(store, np.asarray(rows, dtype=np.int64), model.cfg.max_len, train=False))
+    h = model.last_hidden(inference_batch(model, store, rows))
     model.train(was)
     return h.float()
 

@@ -238,8 +238,11 @@ def score_readouts(reader, shards: Path, home: Path, cutoff: dt.date, future_day
     # similar items: same-palette precision@10, all items with >= 5 training events and the newest
     active = [i + 1 for i in range(n) if counts[i + 1] >= 5]
     launch = truth_items["launch_date"]
-    new = [i + 1 for i in active if (cutoff - launch.loc[ids[i]].date() if hasattr(launch.loc[ids[i]], "date")
-                                     else cutoff - launch.loc[ids[i]]).days <= 7]
+    def _launched(i: int):   # i is 1-based, like ``active``; ids is 0-based
+        day = launch.loc[ids[i - 1]]
+        return day.date() if hasattr(day, "date") else day
+
+    new = [i for i in active if (cutoff - _launched(i)).days <= 7]
     nb_model, _ = readouts.similar_items(reader, ids, 10)
     nb_model = [[reader.index[j] for j in row] for row in nb_model]
     nb_co = cooccurrence_neighbours(train, n, 10)
