@@ -14,6 +14,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -103,6 +104,11 @@ def test_the_daemon_backfills_five_days_while_the_nightly_job_runs_on_postgres(p
         assert nightly_code == 0 and " SUCCESS" in nightly_log, nightly_log[-4000:]
         assert statuses[backfill_id].value == "COMPLETED_SUCCESS", (tmp / "daemon.log").read_text()[-4000:]
 
+        # a backfill reads COMPLETED once every partition is materialised, a moment before its last run
+        # worker writes RUN_SUCCESS: wait (bounded) for every run to reach a final status
+        deadline = time.monotonic() + 120
+        while any(not r.is_finished for r in instance.get_runs()) and time.monotonic() < deadline:
+            time.sleep(1)
         runs = instance.get_runs()
         backfill_runs = [r for r in runs if r.tags.get("dagster/backfill") == backfill_id]
         nightly_runs = [r for r in runs if r.run_id in nightly_log]
