@@ -17,7 +17,8 @@ from pipelines.profiles import PRODUCTION, current_profile
 from pipelines.settings import prepare_environment
 
 
-def _own_process_group() -> None:
+def own_process_group() -> None:
+    """A child's preexec: default SIGINT/SIGTERM and its own process group (stopped by group)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.setsid()
@@ -26,7 +27,7 @@ def _own_process_group() -> None:
 def start_server(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     handle = log.open("ab")
     return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env,
-                            preexec_fn=_own_process_group)
+                            preexec_fn=own_process_group)
 
 
 def stop_server(process: subprocess.Popen, grace_s: float = 10.0) -> None:

@@ -9,13 +9,15 @@ import json
 import os
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from pipelines.ui import own_process_group, start_server
+from pipelines.ui import stop_server as stop_group  # the same group stop the UI uses
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
@@ -31,19 +33,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _own_group() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.setsid()
-
-
 def start_webserver(log: Path, env: dict, timeout_s: float = 240) -> tuple[subprocess.Popen, str]:
     """``dagster-webserver -m pipelines.definitions`` on 127.0.0.1 (free port), in its own process
     group; returns (process, base url) once /server_info answers."""
     port = free_port()
     exe = str(Path(sys.executable).with_name("dagster-webserver"))
-    proc = subprocess.Popen([exe, "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env, preexec_fn=_own_group)
+    proc = start_server([exe, "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)], log, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -58,17 +53,6 @@ def start_webserver(log: Path, env: dict, timeout_s: float = 240) -> tuple[subpr
     raise RuntimeError(f"dagster-webserver did not answer in {timeout_s} s: see {log}")
 
 
-def stop_group(proc: subprocess.Popen, grace_s: float = 10) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 class Browser:
     """One headless Chromium page. ``open(url)``, ``js(expression)``, ``wait_for(expression)``."""
 
@@ -77,7 +61,7 @@ class Browser:
         self._from_chrome, from_chrome_w = os.pipe()
 
         def child() -> None:
-            _own_group()
+            own_process_group()
             a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)   # out of the way of 3 and 4 first
             os.dup2(a, 3)
             os.dup2(b, 4)
