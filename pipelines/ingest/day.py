@@ -199,16 +199,41 @@ class IngestSession:
         self.con.execute("DELETE FROM bad WHERE file_idx = ?", [file_idx])
 
     def _scan_file(self, file_idx: int, scanner: Scanner, landing_day: date, params: dict) -> int:
-        """Stage one file's rows (accepted candidates in ``ok``, rejects in ``bad``); rows read."""
+        """Stage one file's rows (accepted candidates in ``ok``, rejects in ``bad``); rows read.
+
+        Through the scanner's whole-file fast path where it has one (DuckDB reads the file itself);
+        when DuckDB refuses the file's values there (a string that is not UTF-8), nothing of it
+        stays staged and the file goes through the scanner's batches, which decide row by row."""
+        whole = scanner.whole_file_batch(self._duckdb_types(scanner.path))
+        if whole is not None:
+            try:
+                return self._stage_batches(file_idx, scanner, [whole], landing_day, params)
+            except duckdb.InvalidInputException:
+                self._drop_file(file_idx)
+        return self._stage_batches(file_idx, scanner, scanner.batches(), landing_day, params)
+
+    def _duckdb_types(self, path: Path) -> dict[str, str]:
+        """DuckDB's column types of a Parquet file (from its footer); {} for other formats."""
+        if path.suffix.lower() != ".parquet":
+            return {}
+        quoted = str(path).replace("'", "''")
+        return {name: type_ for name, type_, *_ in
+                self.con.sql(f"DESCRIBE SELECT * FROM read_parquet('{quoted}')").fetchall()}
+
+    def _stage_batches(self, file_idx: int, scanner: Scanner, batches, landing_day: date, params: dict) -> int:
         con = self.con
         rows = 0
-        for batch in scanner.batches():
-            con.register("batch_in", batch.table)
+        for batch in batches:
+            if batch.table is not None:
+                con.register("batch_in", batch.table)
             normalised = batch.sql.replace("{name}", "batch_in")
             extra = ("keys",) if batch.has_keys else ()
             query = f"CREATE OR REPLACE TEMP TABLE res AS {validation_sql('(' + normalised + ')', extra)}"
-            con.execute(query, _params(query, params))
-            con.unregister("batch_in")
+            try:
+                con.execute(query, _params(query, params))
+            finally:
+                if batch.table is not None:
+                    con.unregister("batch_in")
             rows += con.sql("SELECT count(*) FROM res").fetchall()[0][0]
             if batch.has_keys:
                 keys = con.sql("SELECT k FROM (SELECT unnest(keys) AS k, source_row, generate_subscripts(keys, 1) AS pos "

@@ -21,6 +21,7 @@ a file raises :class:`FileRejected`: the caller drops what it staged of that fil
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 from collections.abc import Callable, Iterator
@@ -58,7 +59,7 @@ class Batch:
     """``sql``: a SELECT over the registered Arrow ``table`` (name ``{name}``) giving the normalised
     relation; ``rows(idxs)``: (values, raw, reader error) of those rows, for the Python validator."""
 
-    table: pa.Table
+    table: pa.Table | None   # None: ``sql`` reads the file itself (``ParquetScanner.whole_file_batch``)
     sql: str
     rows: Callable[[list[int]], list[tuple[dict | None, str, tuple[str, str] | None]]]
     has_keys: bool = False   # JSON Lines: the relation has ``keys`` (the file's columns are their union)
@@ -71,6 +72,10 @@ class Scanner:
 
     def batches(self) -> Iterator[Batch]:
         raise NotImplementedError
+
+    def whole_file_batch(self, duckdb_types: dict[str, str]) -> Batch | None:
+        """One batch of the whole file read by DuckDB itself, where the format has such a fast path."""
+        return None
 
     def raw_at(self, refs: list[tuple[int, int]]) -> list[str]:
         """Raw text of rows by their (raw_off, raw_len) reference."""
@@ -532,6 +537,65 @@ def _parquet_col_sql(column: str, kind: str | None, unit: int = 1) -> list[str]:
     return [f"CASE WHEN {c} THEN '{kind}' ELSE 'null' END AS {column}_k", f"NULL AS {column}_s"]
 
 
+# DuckDB's own types for the Arrow types the fast path takes, per kind (anything else: the Arrow path)
+NATIVE_TYPES = {
+    "str": {"VARCHAR"},
+    "int": {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"},
+    "float": {"FLOAT", "DOUBLE"},
+    "bool": {"BOOLEAN"},
+    "datetime": {"TIMESTAMP", "TIMESTAMP WITH TIME ZONE"},
+}
+
+
+def native_kind(column: str, type_: pa.DataType, duckdb_type: str) -> str | None:
+    """The kind of a Parquet column read by DuckDB directly, or None where only the Arrow path reads
+    it exactly like the row-by-row rules: binary and nested values, dates, decimals, and timestamps
+    other than microseconds (DuckDB would convert units, the Arrow path range-checks the raw value)."""
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        kind = "str"
+    elif pa.types.is_integer(type_):
+        kind = "int"
+    elif pa.types.is_floating(type_) and not pa.types.is_float16(type_):
+        kind = "float"
+    elif pa.types.is_boolean(type_):
+        kind = "bool"
+    elif pa.types.is_timestamp(type_) and type_.unit == "us" and column == "ts":
+        kind = "datetime"
+    else:
+        return None
+    return kind if duckdb_type in NATIVE_TYPES[kind] else None
+
+
+def native_parquet_sql(source: str, kinds: dict[str, str]) -> str:
+    """Normalised relation of a Parquet file read by DuckDB (``source`` has ``idx``, 0-based): the
+    same columns as :func:`parquet_sql` gives for the Arrow path, for the kinds of ``native_kind``."""
+    parts: list[str] = []
+    for column in NORMALISED_COLUMNS:
+        kind = kinds.get(column)
+        c = f'"{column}"'
+        if kind == "str":
+            parts += [f"CASE WHEN {c} IS NULL THEN 'null' ELSE 'str' END AS {column}_k", f"{c} AS {column}_s"]
+        elif kind == "datetime":
+            us = f"epoch_us({c})"
+            parts += [f"CASE WHEN {c} IS NULL THEN 'null' WHEN {us} BETWEEN {MIN_US} AND {MAX_US - 1} THEN 'datetime' "
+                      f"ELSE 'bad_ts' END AS {column}_k", f"NULL AS {column}_s",
+                      f"CASE WHEN {us} BETWEEN {MIN_US} AND {MAX_US - 1} THEN {us} END AS ts_us"]
+        else:
+            parts += _parquet_col_sql(column, kind)
+    if not any(p.endswith(" AS ts_us") for p in parts):
+        parts.append("CAST(NULL AS BIGINT) AS ts_us")
+    parts.append('CAST("price" AS DOUBLE) AS price_v' if kinds.get("price") in ("int", "float")
+                 else "CAST(NULL AS DOUBLE) AS price_v")
+    cols = ",\n    ".join(parts)
+    return f"""
+SELECT idx, idx + 1 AS source_row, idx AS raw_off, -1 AS raw_len,
+    CAST(NULL AS VARCHAR) AS raw, FALSE AS residue_hint,
+    CAST(NULL AS VARCHAR) AS parse_reason, CAST(NULL AS VARCHAR) AS parse_detail,
+    {cols}
+FROM {source}
+"""
+
+
 def parquet_sql(table: str, kinds: dict[str, str], units: dict[str, int], first_row: int) -> str:
     parts: list[str] = []
     for column in NORMALISED_COLUMNS:
@@ -626,20 +690,53 @@ class ParquetScanner(Scanner):
         except Exception as exc:  # noqa: BLE001
             raise FileRejected(reasons.CORRUPT_FILE, f"unreadable Parquet: {type(exc).__name__}: {exc}") from None
 
-    def raw_at(self, refs: list[tuple[int, int]]) -> list[str]:
-        """Rows by 0-based index (``raw_off``), rendered as the row-by-row reader did."""
-        wanted = sorted({off for off, _n in refs})
-        rendered: dict[int, str] = {}
+    def whole_file_batch(self, duckdb_types: dict[str, str]) -> Batch | None:
+        """The fast path: the whole file through DuckDB's own Parquet reader (no Arrow round trip,
+        no decode), when every contract column has a type both readers see alike (``native_kind``;
+        ``duckdb_types``: DuckDB's column types of the file). None otherwise: use :meth:`batches`.
+        A string that is not UTF-8 makes DuckDB fail the statement (``InvalidInputException``); the
+        caller then drops what it staged and reads the file through :meth:`batches`, which makes it
+        a row reason."""
+        names = list(self.columns)
+        if len({n.lower() for n in names}) != len(names):
+            return None  # DuckDB binds names case-insensitively: "Event_ID" and "event_id" would collide
+        kinds: dict[str, str] = {}
+        for name in NORMALISED_COLUMNS:
+            if name not in self.columns:
+                continue
+            kind = native_kind(name, self.schema.field(name).type, duckdb_types.get(name, ""))
+            if kind is None:
+                return None
+            kinds[name] = kind
+        path = str(self.path).replace("'", "''")
+        source = f"(SELECT *, file_row_number AS idx FROM read_parquet('{path}', file_row_number = true))"
+
+        def rows(idxs: list[int]) -> list[tuple]:
+            return [(row, render_raw(row), None) for row in self.rows_at(idxs)]
+        return Batch(None, native_parquet_sql(source, kinds), rows)
+
+    def _row_groups(self, offsets: list[int]) -> dict[int, list[int]]:
+        """{row group: [0-based file row]} of the wanted rows."""
         starts, total = [], 0
         for g in range(self.file.metadata.num_row_groups):
             starts.append(total)
             total += self.file.metadata.row_group(g).num_rows
         by_group: dict[int, list[int]] = {}
-        for off in wanted:
-            g = max(i for i, s in enumerate(starts) if s <= off)
+        for off in sorted(set(offsets)):
+            g = bisect.bisect_right(starts, off) - 1
             by_group.setdefault(g, []).append(off)
-        for g, offs in by_group.items():
+        self._starts = starts
+        return by_group
+
+    def rows_at(self, offsets: list[int]) -> list[dict]:
+        """Rows by 0-based file index as the row-by-row reader gave them (``python_rows``)."""
+        got: dict[int, dict] = {}
+        for g, offs in self._row_groups(offsets).items():
             group = self.file.read_row_group(g)
-            for off, row in zip(offs, python_rows(group, [o - starts[g] for o in offs]), strict=True):
-                rendered[off] = render_raw(row)
-        return [rendered[off] for off, _n in refs]
+            for off, row in zip(offs, python_rows(group, [o - self._starts[g] for o in offs]), strict=True):
+                got[off] = row
+        return [got[off] for off in offsets]
+
+    def raw_at(self, refs: list[tuple[int, int]]) -> list[str]:
+        """Rows by 0-based index (``raw_off``), rendered as the row-by-row reader did."""
+        return [render_raw(row) for row in self.rows_at([off for off, _n in refs])]

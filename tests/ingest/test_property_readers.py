@@ -129,6 +129,13 @@ PARQUET_TYPES = {
     "bool": (pa.bool_(), st.one_of(st.none(), st.booleans())),
     "ts_s": (pa.timestamp("s"), st.one_of(st.none(), st.integers(-(2**40), 2**40))),
     "ts_ns_utc": (pa.timestamp("ns", tz="UTC"), st.one_of(st.none(), st.integers(-(2**62), 2**62))),
+    # microseconds: read by DuckDB itself (the fast path), int64's ends included (DuckDB's +-infinity)
+    "ts_us": (pa.timestamp("us"), st.one_of(st.none(), st.integers(-(2**63) + 1, 2**63 - 1),
+                                            st.sampled_from([-(2**63) + 1, 2**63 - 1, 253_402_300_800_000_000]))),
+    "ts_us_utc": (pa.timestamp("us", tz="UTC"), st.one_of(st.none(), st.integers(-(2**62), 2**62))),
+    # a string column holding bytes that are not UTF-8: DuckDB refuses the file, the Arrow path decides
+    "string_bad_utf8": (pa.string(), st.one_of(st.none(), st.binary(max_size=6), st.just(b"\xff\xfe"),
+                                               st.just(b"view"))),
     "date": (pa.date32(), st.one_of(st.none(), st.integers(-700_000, 2_900_000))),
     "list": (pa.list_(pa.int64()), st.one_of(st.none(), st.lists(st.integers(-5, 5), max_size=2))),
 }
@@ -146,8 +153,13 @@ def parquet_table(draw):
             data = [None if v is None else date(1970, 1, 1) + timedelta(days=v) for v in data
                     if v is None or -719_162 <= v <= 2_932_896] + [None] * 0
             data = (data + [None] * n)[:n]
-        arrays.append(pa.array(data, type_) if kind not in ("ts_s", "ts_ns_utc")
-                      else pa.array(data, pa.int64()).cast(type_))
+        if kind == "string_bad_utf8":
+            raw = pa.array(data, pa.binary())
+            arrays.append(pa.Array.from_buffers(pa.string(), len(raw), raw.buffers(), raw.null_count))
+        elif kind.startswith("ts_"):
+            arrays.append(pa.array(data, pa.int64()).cast(type_))
+        else:
+            arrays.append(pa.array(data, type_))
         names.append(column)
     return pa.Table.from_arrays(arrays, names=names)
 
