@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -17,7 +17,6 @@ from pipelines.ingest.scan import ParquetScanner, open_scanner
 from tests.ingest.helpers import DAY, day_folder, read_events, read_quarantine, write_parquet
 
 SETTINGS = IngestSettings()
-UTC = timezone.utc
 
 
 def _types(path) -> dict[str, str]:
