@@ -229,9 +229,13 @@ class IngestSession:
             normalised = batch.sql.replace("{name}", "batch_in")
             extra = ("keys",) if batch.has_keys else ()
             query = f"CREATE OR REPLACE TEMP TABLE res AS {validation_sql('(' + normalised + ')', extra)}"
+            if batch.ordered:
+                con.execute("SET preserve_insertion_order = true")
             try:
                 con.execute(query, _params(query, params))
             finally:
+                if batch.ordered:
+                    con.execute("SET preserve_insertion_order = false")
                 if batch.table is not None:
                     con.unregister("batch_in")
             rows += con.sql("SELECT count(*) FROM res").fetchall()[0][0]
