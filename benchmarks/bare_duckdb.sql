@@ -56,18 +56,22 @@ from typed;
 
 -- step: ingest_dedupe
 create or replace temp table accepted as
-with firsts as (
-    select event_id, min((landing_date, source_file, source_row)) as first_copy
+with dup_ids as (
+    select event_id from checked where reason is null group by event_id having count(*) > 1
+),
+
+later_copies as (
+    select landing_date, source_file, source_row
     from checked
-    where reason is null
-    group by event_id
-    having count(*) > 1
+    where reason is null and event_id in (select event_id from dup_ids)
+    qualify row_number() over (partition by event_id order by landing_date, source_file, source_row) > 1
 )
+
 select c.* exclude (reason)
 from checked as c
-left join firsts as f on f.event_id = c.event_id
-where c.reason is null
-  and (f.event_id is null or (c.landing_date, c.source_file, c.source_row) = f.first_copy);
+anti join later_copies as l
+    on l.landing_date = c.landing_date and l.source_file = c.source_file and l.source_row = c.source_row
+where c.reason is null;
 
 -- step: ingest_write
 copy (
