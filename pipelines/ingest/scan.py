@@ -307,9 +307,11 @@ FROM {table}
 
 def well_formed_lines(data: bytes) -> bool:
     """Whole CSV lines (the data ends at a line end or the file's end) in the shape the fast path
-    reads exactly: LF line ends, no NUL, no blank line, and every quote one of a pair on one line,
-    opening at a field start and closing at a field end (so no quote inside a field)."""
-    if b"\r" in data or b"\x00" in data or data.startswith(b"\n") or b"\n\n" in data:
+    reads exactly: LF or CRLF line ends (no lone CR), no NUL, no blank line, and every quote one of
+    a pair on one line, opening at a field start and closing at a field end (no quote inside a field)."""
+    if b"\x00" in data or data.startswith((b"\n", b"\r\n")) or b"\n\n" in data or b"\n\r\n" in data:
+        return False
+    if data.count(b"\r") != data.count(b"\r\n"):
         return False
     if b'"' not in data:
         return True
@@ -322,7 +324,7 @@ def well_formed_lines(data: bytes) -> bool:
     opens, closes = quotes[0::2], quotes[1::2]
     before = np.where(opens > 0, arr[np.maximum(opens - 1, 0)], 10)
     after = np.where(closes + 1 < len(arr), arr[np.minimum(closes + 1, len(arr) - 1)], 10)
-    return bool(((before == 10) | (before == 44)).all() and ((after == 10) | (after == 44)).all())
+    return bool(((before == 10) | (before == 44)).all() and ((after == 10) | (after == 44) | (after == 13)).all())
 
 
 class CsvScanner(Scanner):
@@ -350,14 +352,16 @@ class CsvScanner(Scanner):
     def _well_formed(self) -> bool:
         """True when every data line is one record that DuckDB's reader and Python's ``csv`` split
         alike: each field plain (no quote, comma or line break) or wholly quoted (no quote or line
-        break inside), lines ending in LF only, no NUL, no blank line, at least one data line. Then
-        record k is line k + 2. Checked on whole blocks with numpy (C speed), not line by line."""
+        break inside), lines ending in LF or CRLF, no NUL, no blank line, at least one data line.
+        Then record k is line k + 2. Checked on whole blocks with numpy (C speed), not line by line."""
         if len({name.lower() for name in self.header}) != len(self.header):
             return False
         with self.path.open("rb") as f:
             f.seek(self.header_bytes)
-            if f.read(1) != b"\n":
-                return False  # CR / CRLF after the header, or no data line at all
+            ending = f.read(2)
+            if not ending.startswith(b"\n") and ending != b"\r\n":
+                return False  # a lone CR after the header, or no data line at all
+            f.seek(self.header_bytes + (1 if ending.startswith(b"\n") else 2))
             carry, seen_data = b"", False
             while True:
                 block = f.read(BLOCK_BYTES)

@@ -65,8 +65,9 @@ def _fast_then_slow(home: CorebrainPaths, monkeypatch) -> tuple:
     (b'"a"b,c\n', False),                 # text after a closing quote
     (b'a,"b""c"\n', False),               # an escaped quote inside a quoted field
     (b'a,"b\n', False),                   # an unterminated quote
-    (b"a,b\r\n", False),                  # CRLF
+    (b'a,"b"\r\nc,d\r\n', True),          # CRLF
     (b"a,b\rc,d\n", False),               # a lone CR
+    (b"a,b\r\n\r\nc,d\r\n", False),        # a blank CRLF line
     (b"a,b\n\nc,d\n", False),             # a blank line
     (b"\na,b\n", False),
     (b"a,\x00\n", False),                 # NUL
@@ -78,7 +79,8 @@ def test_well_formed_lines(data, ok):
 @pytest.mark.parametrize("text, fast", [
     (HOSTILE, True),
     ('"event_id","ts"\n"e1","2026-01-10"\n', True),
-    (HOSTILE.replace("\n", "\r\n"), False),
+    (HOSTILE.replace("\n", "\r\n"), True),
+    (HOSTILE.replace("\n", "\r"), False),          # lone CRs end lines for Python, not for DuckDB
     (HOSTILE + "\n", False),                        # a blank last line
     (HEADER, False),                                # no data line
     ("event_id,Event_ID,ts\ne1,x,2026-01-10\n", False),  # names equal but for case
@@ -90,8 +92,9 @@ def test_which_files_take_the_fast_path(corebrain_home, text, fast):
     assert (batch is not None) is fast
 
 
-def test_fast_path_equals_csv_module_path(corebrain_home, monkeypatch):
-    (day_folder(corebrain_home) / "a.csv").write_text(HOSTILE)
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_fast_path_equals_csv_module_path(corebrain_home, monkeypatch, newline):
+    (day_folder(corebrain_home) / "a.csv").write_bytes(HOSTILE.replace("\n", newline).encode())
     fast, slow = _fast_then_slow(corebrain_home, monkeypatch)
     assert fast == slow
     assert fast[3][reasons.DUPLICATE_EVENT_ID] == 1 and len(fast[3]) >= 6   # the file is hostile
@@ -111,10 +114,10 @@ def test_line_duckdb_refuses_falls_back_with_its_line_number(corebrain_home, mon
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(st.lists(row, max_size=12))
-def test_random_csv_fast_path_equals_csv_module_path(rows):
+@given(st.lists(row, max_size=12), st.sampled_from(["\n", "\r\n"]))
+def test_random_csv_fast_path_equals_csv_module_path(rows, newline):
     home = CorebrainPaths(Path(tempfile.mkdtemp(prefix="corebrain-csvfast-"))).ensure()
-    text = _csv_text(_mixed(rows, good_events(4, prefix="good")))
+    text = _csv_text(_mixed(rows, good_events(4, prefix="good"))).replace("\n", newline)
     (day_folder(home) / "a.csv").write_bytes(text.encode("utf-8", "surrogatepass"))
     with pytest.MonkeyPatch.context() as monkeypatch:
         fast, slow = _fast_then_slow(home, monkeypatch)
