@@ -92,20 +92,32 @@ def partial_parse_cache(paths: CorebrainPaths) -> Path:
     return paths.home / "dbt" / f"partial_parse-{os.environ.get('COREBRAIN_TARGET') or 'local'}.msgpack"
 
 
-def _seed_partial_parse(cache: Path, target_path: Path) -> None:
-    if cache.is_file():
+def _seed_partial_parse(cache: Path, target_path: Path, log) -> None:
+    """Start the invocation from the saved state; without one dagster-dbt copies the project's."""
+    if not cache.is_file():
+        return
+    try:
         target_path.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cache, target_path / PARTIAL_PARSE_FILE)
+    except OSError as exc:  # only a speed-up: dbt then parses the whole project
+        (target_path / PARTIAL_PARSE_FILE).unlink(missing_ok=True)
+        log.warning(f"dbt parse state not reused ({exc}): dbt parses the whole project")
 
 
-def _save_partial_parse(target_path: Path, cache: Path) -> None:
+def _save_partial_parse(target_path: Path, cache: Path, log) -> None:
+    """Keep the invocation's new state for the next step. Never fails the step (it runs in a
+    ``finally``): a state that cannot be saved only costs the next step a full parse."""
     state = target_path / PARTIAL_PARSE_FILE
     if not state.is_file():
         return
-    cache.parent.mkdir(parents=True, exist_ok=True)
     partial = cache.with_name(f".{cache.name}.{uuid.uuid4().hex[:8]}")
-    shutil.copyfile(state, partial)
-    os.replace(partial, cache)  # atomic: a concurrent reader sees the old state or the new one
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(state, partial)
+        os.replace(partial, cache)  # atomic: a concurrent reader sees the old state or the new one
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        log.warning(f"dbt parse state not saved ({exc}): the next dbt step parses the whole project")
 
 
 def _stream(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionContext,
@@ -121,12 +133,12 @@ def _stream(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionCont
     target_path = (Path(dbt.project_dir) / "target"
                    / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}")
     cache = partial_parse_cache(paths)
-    _seed_partial_parse(cache, target_path)
+    _seed_partial_parse(cache, target_path, context.log)
     invocation = dbt.cli(args, context=context, target_path=target_path)
     try:
         yield from invocation.stream()
     finally:
-        _save_partial_parse(target_path, cache)
+        _save_partial_parse(target_path, cache, context.log)
         # dagster-dbt gives every invocation its own target/<op>-<run>-<hash> folder (a copy of
         # partial_parse.msgpack, logs, run results): dbt's messages are already in the Dagster
         # event log, so the folder goes, also after a failure

@@ -2,11 +2,13 @@
 dbt step after the first re-parses only what changed, and a broken saved state only costs a full
 parse. The dbt step's messages go to stdout (dagster-dbt re-emits them), where the test reads them."""
 
+import importlib.metadata
+
 import dagster as dg
 import pytest
 
-from pipelines.defs.transform import CorebrainDbtCliResource, dbt_resource, partial_parse_cache
 from pipelines.dbt_project import dbt_executable
+from pipelines.defs.transform import CorebrainDbtCliResource, dbt_resource, partial_parse_cache
 from tests.transform.lake_fixtures import shop_events, write_events
 from tests.transform.runs import run_partitions
 
@@ -36,12 +38,16 @@ def test_second_dbt_step_reuses_the_installations_parse_state(corebrain_home, ca
         assert run_partitions(instance, "2026-01-01").success
         assert cache.stat().st_size > 1000
 
+        # a state that cannot be saved (here: a folder in the way) never fails the step
+        cache.unlink()
+        cache.mkdir()
+        assert run_partitions(instance, "2026-01-02").success
+        assert not [p for p in cache.parent.iterdir() if p.name.startswith(".")]  # no partial copy left
+
 
 def test_resource_skips_dbt_version_subprocess_only_for_its_own_dbt():
     resource = dbt_resource()
     assert isinstance(resource, CorebrainDbtCliResource)
     assert resource.dbt_executable == dbt_executable()
     assert "--no-write-json" in resource.global_config_flags
-    import importlib.metadata
-
     assert str(resource._cli_version) == importlib.metadata.version("dbt-core")
