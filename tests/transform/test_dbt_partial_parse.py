@@ -45,9 +45,15 @@ def test_second_dbt_step_reuses_the_installations_parse_state(corebrain_home, ca
         assert not [p for p in cache.parent.iterdir() if p.name.startswith(".")]  # no partial copy left
 
 
-def test_resource_skips_dbt_version_subprocess_only_for_its_own_dbt():
+def test_resource_skips_dbt_version_subprocess_only_for_its_own_dbt(tmp_path):
     resource = dbt_resource()
     assert isinstance(resource, CorebrainDbtCliResource)
     assert resource.dbt_executable == dbt_executable()
     assert "--no-write-json" in resource.global_config_flags
     assert str(resource._cli_version) == importlib.metadata.version("dbt-core")
+    # another dbt executable is asked for its version (dagster-dbt's `dbt --version`)
+    fake = tmp_path / "dbt"
+    fake.write_text("#!/bin/sh\necho 'Core:'\necho '  - installed: 9.8.7'\n")
+    fake.chmod(0o755)
+    other = CorebrainDbtCliResource(project_dir=resource.project_dir, dbt_executable=str(fake))
+    assert str(other._cli_version) == "9.8.7"
