@@ -6,7 +6,9 @@
 -- The ingest steps are what a data engineer would write in bare DuckDB for the landing files the
 -- benchmark simulates (well-formed Parquet): no row-level reader errors, no residue, no quarantine
 -- raw text. The chain is the same logic as the dbt models (dbt_project/models), first build (no
--- incremental branch), no dbt tests, no dims / quarantine marts; it reads the floor's own lake.
+-- incremental branch), no dbt tests, no dims / quarantine marts; it reads the floor's own lake. The
+-- holdout computes every column of the real one (target_query, target_new_item_idx, market; the
+-- market carried on int_window_events).
 -- The runner fills {landing}, {floor_lake}, {ts_floor}, {window_days_minus_1} and
 -- {holdout_days_minus_1}, and times each statement under its `-- step:` label.
 
@@ -179,6 +181,7 @@ select
     e.item_id,
     coalesce(v.item_idx, 0) as item_idx,
     case when e.event_type = 'search' then e."query" end as "query",
+    e.market,
     e.ts < w.holdout_cutoff as before_cutoff
 from fct_events as e
 cross join training_window as w
@@ -202,22 +205,63 @@ order by user_id;
 
 -- step: holdout
 create or replace table holdout as
-with targets as (
+with after_cutoff as (
+    select
+        user_id, event_id, ts, ts_unix, event_type, item_id, item_idx,
+        lag(event_type) over (partition by user_id order by ts, event_id) as previous_type,
+        lag("query") over (partition by user_id order by ts, event_id) as previous_query
+    from int_window_events
+    where not before_cutoff
+),
+
+item_events as (
+    select * from after_cutoff where item_id is not null and event_type <> 'search'
+),
+
+targets as (
     select
         user_id,
         cast(item_idx as integer) as target_item_idx,
         item_id as target_item_id,
-        cast(ts_unix as bigint) as target_ts
-    from int_window_events
-    where not before_cutoff
-      and item_id is not null
-      and event_type <> 'search'
+        cast(ts_unix as bigint) as target_ts,
+        case when previous_type = 'search' and trim(coalesce(previous_query, '')) <> ''
+             then previous_query end as target_query
+    from item_events
     qualify row_number() over (partition by user_id order by ts, event_id) = 1
+),
+
+seen as (
+    select distinct h.user_id, h.item_id
+    from int_window_events as h
+    inner join (select distinct user_id, item_id from item_events) as p
+        on p.user_id = h.user_id and p.item_id = h.item_id
+    where h.before_cutoff
+),
+
+new_targets as (
+    select i.user_id, cast(i.item_idx as integer) as target_new_item_idx
+    from item_events as i
+    anti join seen as s on s.user_id = i.user_id and s.item_id = i.item_id
+    qualify row_number() over (partition by i.user_id order by i.ts, i.event_id) = 1
+),
+
+main_market as (
+    select user_id, market
+    from (
+        select user_id, market, count(*) as n
+        from int_window_events
+        where before_cutoff and market is not null
+        group by user_id, market
+    )
+    qualify row_number() over (partition by user_id order by n desc, market) = 1
 )
 
 select
     s.user_id, s.item_idx, s.event_type, s.ts, s."query",
-    t.target_item_idx, t.target_item_id, t.target_ts
+    t.target_item_idx, t.target_item_id, t.target_ts, t.target_query,
+    n.target_new_item_idx, m.market
 from user_sequences as s
 inner join targets as t on t.user_id = s.user_id
+left join new_targets as n on n.user_id = s.user_id
+left join main_market as m on m.user_id = s.user_id
 order by s.user_id;

@@ -48,6 +48,10 @@ COUNT_SQL = {
     "user_sequences": "select count(*) from user_sequences",
     "sequence_events": "select coalesce(sum(len(item_idx)), 0) from user_sequences",
     "holdout": "select count(*) from holdout",
+    # the holdout's optional columns too, so the floor is known to compute them as well
+    "holdout_target_query": "select count(target_query) from holdout",
+    "holdout_target_new_item": "select count(target_new_item_idx) from holdout",
+    "holdout_market": "select count(market) from holdout",
 }
 ENV_DERIVED_FROM_HOME = ("DAGSTER_HOME", "MLFLOW_TRACKING_URI", "COREBRAIN_LAKE", "COREBRAIN_WAREHOUSE",
                          "COREBRAIN_DAGSTER_HOME", "COREBRAIN_MLFLOW_TRACKING_URI")

@@ -1,6 +1,7 @@
 -- Events of the training window with their event-type code, marked before or after the holdout
--- cutoff. Searches keep their query; every other event's query is null. The vocabulary index is
--- joined in the marts (item_vocab is a mart: intermediate models never read marts).
+-- cutoff. Searches keep their query; every other event's query is null. market is carried so the
+-- holdout's per-user market needs no join back to fct_events. The vocabulary index is joined in the
+-- marts (item_vocab is a mart: intermediate models never read marts).
 select
     e.user_id,
     e.event_id,
@@ -10,6 +11,7 @@ select
     e.event_type_code,
     e.item_id,
     case when e.event_type = 'search' then e.{{ adapter.quote('query') }} end as {{ adapter.quote('query') }},
+    e.market,
     e.ts < w.holdout_cutoff as before_cutoff
 from {{ ref('fct_events') }} as e
 cross join {{ ref('int_training_window') }} as w

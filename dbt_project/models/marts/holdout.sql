@@ -6,19 +6,33 @@
 -- (null when the events carry none); the gate reports per market. target_query: the query of the
 -- search right before the target (the event just before it after the cutoff), null otherwise: the
 -- search read-out's label (the item that came right after a search).
-with events as (
-    select e.*, coalesce(v.item_idx, 0) as item_idx
-    from {{ ref('int_window_events') }} as e
-    left join {{ ref('item_vocab') }} as v on v.item_id = e.item_id
-),
-
-after_cutoff as (
+--
+-- Cost: the window's history (every event before the cutoff) is read twice, each time by one
+-- streaming pass: once probing the few (user, item) pairs seen after the cutoff (a user's history
+-- is never deduplicated as a whole) and once counting markets per user (int_window_events carries
+-- the market: no join back to fct_events). Only the events after the cutoff are sorted per user
+-- and joined to the vocabulary.
+with after_cutoff as (
     select
-        *,
+        user_id,
+        event_id,
+        ts,
+        ts_unix,
+        event_type,
+        item_id,
         lag(event_type) over (partition by user_id order by ts, event_id) as previous_type,
         lag({{ adapter.quote('query') }}) over (partition by user_id order by ts, event_id) as previous_query
-    from events
+    from {{ ref('int_window_events') }}
     where not before_cutoff
+),
+
+item_events as (
+    -- the candidates: item events (not searches) after the cutoff, with their vocabulary index
+    select a.*, coalesce(v.item_idx, 0) as item_idx
+    from after_cutoff as a
+    left join {{ ref('item_vocab') }} as v on v.item_id = a.item_id
+    where a.item_id is not null
+      and a.event_type <> 'search'
 ),
 
 targets as (
@@ -29,36 +43,33 @@ targets as (
         cast(ts_unix as bigint) as target_ts,
         case when previous_type = 'search' and trim(coalesce(previous_query, '')) <> ''
              then previous_query end as target_query
-    from after_cutoff
-    where item_id is not null
-      and event_type <> 'search'
+    from item_events
     qualify row_number() over (partition by user_id order by ts, event_id) = 1
 ),
 
 seen as (
-    select distinct user_id, item_id
-    from events
-    where before_cutoff and item_id is not null
+    -- the candidates' (user, item) pairs the user also touched before the cutoff
+    select distinct h.user_id, h.item_id
+    from {{ ref('int_window_events') }} as h
+    inner join (select distinct user_id, item_id from item_events) as p
+        on p.user_id = h.user_id and p.item_id = h.item_id
+    where h.before_cutoff
 ),
 
 new_targets as (
     select
-        e.user_id,
-        cast(e.item_idx as integer) as target_new_item_idx
-    from events as e
-    anti join seen as s on s.user_id = e.user_id and s.item_id = e.item_id
-    where not e.before_cutoff
-      and e.item_id is not null
-      and e.event_type <> 'search'
-    qualify row_number() over (partition by e.user_id order by e.ts, e.event_id) = 1
+        i.user_id,
+        cast(i.item_idx as integer) as target_new_item_idx
+    from item_events as i
+    anti join seen as s on s.user_id = i.user_id and s.item_id = i.item_id
+    qualify row_number() over (partition by i.user_id order by i.ts, i.event_id) = 1
 ),
 
 markets as (
-    select e.user_id, f.market, count(*) as n
-    from {{ ref('int_window_events') }} as e
-    inner join {{ ref('fct_events') }} as f on f.event_id = e.event_id
-    where e.before_cutoff and f.market is not null
-    group by e.user_id, f.market
+    select user_id, market, count(*) as n
+    from {{ ref('int_window_events') }}
+    where before_cutoff and market is not null
+    group by user_id, market
 ),
 
 main_market as (

@@ -3,28 +3,6 @@
 -- rewritten under another name). The dedupe is partitioned by the lake's hive day too, so that a
 -- filter on `lake_date` (fct_events passes its partition window) prunes Parquet files below the
 -- window function: a nightly run reads its day, not the whole history.
-with source as (
-    select * from {{ lake_source('events') }}
-),
-
-typed as (
-    select
-        trim(event_id) as event_id,
-        ts,
-        trim(user_id) as user_id,
-        nullif(trim(session_id), '') as session_id,
-        lower(trim(event_type)) as event_type,
-        nullif(trim(item_id), '') as item_id,
-        nullif({{ regexp_replace_all('trim(' ~ adapter.quote('query') ~ ')', '\s+', ' ') }}, '') as {{ adapter.quote('query') }},
-        nullif(lower(trim(market)), '') as market,
-        price,
-        source_file,
-        source_row,
-        {{ adapter.quote('date') }} as lake_date,
-        regexp_extract(filename, 'landed=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) as landed_date
-    from source
-)
-
 select
     event_id,
     ts,
@@ -42,7 +20,8 @@ select
     source_row,
     lake_date,
     nullif(landed_date, '') as landed_date
-from typed
+-- the lake's rows typed and normalised (an ephemeral model, inlined here)
+from {{ ref('stg_events_typed') }} as typed
 qualify row_number() over (
     partition by lake_date, event_id order by landed_date, source_file, source_row, ts
 ) = 1
