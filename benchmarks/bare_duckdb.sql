@@ -1,15 +1,15 @@
--- The floor for benchmarks/pipeline_throughput.py: raw landing files to the marts, as plain DuckDB SQL
--- in one process, on one connection:
+-- The floor for benchmarks/pipeline_throughput.py: raw landing files to training shards, as plain
+-- DuckDB SQL in one process, on one connection:
 --   ingest (the event contract's checks, first copy of an event_id wins, lake Parquet by event day)
 --   -> stg_events -> fct_events -> item_vocab -> training_window -> int_window_events -> user_sequences
---   -> holdout
+--   -> holdout -> training shards (4 train shards by md5 of user_id, holdout, items; as pipelines/shards)
 -- The ingest steps are what a data engineer would write in bare DuckDB for the landing files the
 -- benchmark simulates (well-formed Parquet): no row-level reader errors, no residue, no quarantine
 -- raw text. The chain is the same logic as the dbt models (dbt_project/models), first build (no
 -- incremental branch), no dbt tests, no dims / quarantine marts; it reads the floor's own lake. The
 -- holdout computes every column of the real one (target_query, target_new_item_idx, market; the
 -- market carried on int_window_events).
--- The runner fills {landing}, {floor_lake}, {ts_floor}, {window_days_minus_1} and
+-- The runner fills {landing}, {floor_lake}, {floor_shards}, {ts_floor}, {window_days_minus_1} and
 -- {holdout_days_minus_1}, and times each statement under its `-- step:` label.
 
 -- step: ingest_read
@@ -265,3 +265,17 @@ inner join targets as t on t.user_id = s.user_id
 left join new_targets as n on n.user_id = s.user_id
 left join main_market as m on m.user_id = s.user_id
 order by s.user_id;
+
+-- step: shards
+copy (select user_id, item_idx, event_type, ts, "query" from user_sequences
+      where md5_number(user_id) % 4 = 0 order by user_id) to '{floor_shards}/train-00000.parquet' (format parquet);
+copy (select user_id, item_idx, event_type, ts, "query" from user_sequences
+      where md5_number(user_id) % 4 = 1 order by user_id) to '{floor_shards}/train-00001.parquet' (format parquet);
+copy (select user_id, item_idx, event_type, ts, "query" from user_sequences
+      where md5_number(user_id) % 4 = 2 order by user_id) to '{floor_shards}/train-00002.parquet' (format parquet);
+copy (select user_id, item_idx, event_type, ts, "query" from user_sequences
+      where md5_number(user_id) % 4 = 3 order by user_id) to '{floor_shards}/train-00003.parquet' (format parquet);
+copy (select user_id, item_idx, event_type, ts, "query", target_item_idx, target_item_id, target_ts, target_query,
+             target_new_item_idx, market
+      from holdout order by user_id) to '{floor_shards}/holdout.parquet' (format parquet);
+copy (select item_idx, item_id from item_vocab order by item_idx) to '{floor_shards}/items.parquet' (format parquet);

@@ -1,4 +1,4 @@
-"""Ingest + dbt throughput of the real pipeline beside a bare DuckDB floor, in one benchmark run.
+"""Raw landing files to training shards: the real pipeline beside a bare DuckDB floor, in one run.
 
     .venv/bin/python benchmarks/pipeline_throughput.py                      # about 1M events
     .venv/bin/python benchmarks/pipeline_throughput.py --events 10000000    # about 10M events
@@ -7,12 +7,15 @@
    (not timed as pipeline work; reported apart).
 2. A child process runs ONE in-process Dagster run (``dg.materialize``) of ``raw_events`` +
    ``dbt_partitioned`` (staging -> fct_events) + ``dbt_marts`` (vocab, window, sequences, holdout,
-   dims, quarantine) over the whole partition range, with their asset checks (dbt tests), exactly
-   the assets the ``nightly`` job runs. Each stage's time is Dagster's own step duration; each dbt
-   model's time is the ``Execution Duration`` dagster-dbt reports.
-3. A second child process runs ``benchmarks/bare_duckdb.sql`` (the same transformations in plain
-   DuckDB SQL on one connection, same threads / memory limit as the dbt profile) on the same lake:
-   the floor. Row counts of both warehouses are compared, so the floor is known to do the same work.
+   dims, quarantine) + ``training_shards`` over the whole partition range, with their asset checks
+   (dbt tests, the shards manifest check): the assets the ``nightly`` job runs. Each stage's time is
+   Dagster's own step duration; each dbt model's time is the ``Execution Duration`` dagster-dbt reports.
+3. Before and after it, a child process runs ``benchmarks/bare_duckdb.sql``: the same work from the
+   same landing files in plain DuckDB SQL on one connection (its own ingest: the contract's checks,
+   first copy wins, lake Parquet; then the chain; then the shards), with the dbt profile's threads
+   and memory limit: the floor. The end-to-end ratio is the pipeline run's wall time over the mean of
+   the two floor runs. Row counts of both warehouses are compared, so the floor is known to do the
+   same work.
 
 Peak memory is ``ru_maxrss`` of each child (Python: Dagster + ingest + DuckDB in process) and of its
 own children (the dbt CLI processes dagster-dbt starts). Prints a markdown table and writes
@@ -39,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 BARE_SQL = Path(__file__).with_name("bare_duckdb.sql")
 RESULTS = Path(__file__).with_name("results")
 EVENTS_PER_USER_DAY = 1.34  # measured on the simulator with 5,000 items (benchmarks/simulate_speed.py)
-STAGES = ("raw_events", "dbt_partitioned", "dbt_marts")
+STAGES = ("raw_events", "dbt_partitioned", "dbt_marts", "training_shards")
 CHAIN = ("stg_events", "fct_events", "item_vocab", "int_training_window", "training_window", "int_window_events",
          "user_sequences", "holdout")
 COUNT_SQL = {
@@ -79,6 +82,7 @@ def bare_statements(sql: str, landing: Path, floor_lake: Path, window_days: int,
 
     filled = (sql.replace("{landing}", str(landing).replace("'", "''"))
               .replace("{floor_lake}", str(floor_lake).replace("'", "''"))
+              .replace("{floor_shards}", str(floor_lake.parent / "floor_shards").replace("'", "''"))
               .replace("{ts_floor}", IngestSettings.from_env().ts_floor.isoformat(sep=" "))
               .replace("{window_days_minus_1}", str(window_days - 1))
               .replace("{holdout_days_minus_1}", str(holdout_days - 1)))
@@ -223,8 +227,9 @@ def child_bare(window_days: int, holdout_days: int) -> dict:
     target = paths.home / "bare.duckdb"
     target.unlink(missing_ok=True)
     floor_lake = paths.home / "floor_lake"
-    shutil.rmtree(floor_lake, ignore_errors=True)
-    floor_lake.mkdir(parents=True)
+    for folder in (floor_lake, paths.home / "floor_shards"):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
     steps = bare_statements(BARE_SQL.read_text(), paths.landing, floor_lake, window_days, holdout_days)
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -260,7 +265,7 @@ def simulate(home: Path, events: int, days: int, items: int, seed: int, start: d
 
 
 def floor_split(bare: dict) -> dict[str, float]:
-    """A floor run's seconds: its ingest steps (``ingest_*``), its chain steps, and its wall time."""
+    """A floor run's seconds: its ingest steps (``ingest_*``), the rest (chain + shards), its wall time."""
     steps = bare["steps_s"]
     ingest = sum(v for k, v in steps.items() if k.startswith("ingest_"))
     return {"ingest": round(ingest, 3), "chain": round(sum(steps.values()) - ingest, 3), "wall": bare["wall_s"]}
@@ -272,7 +277,7 @@ def summarise(sim: dict, pipe: dict, floors: list[dict]) -> dict:
     n = pipe["ingest"].get("accepted") or sim["events"]
     steps = pipe["steps_s"]
     dbt_s = (steps.get("dbt_partitioned") or 0) + (steps.get("dbt_marts") or 0)
-    ingest_dbt = (steps.get("raw_events") or 0) + dbt_s
+    ingest_dbt = (steps.get("raw_events") or 0) + dbt_s + (steps.get("training_shards") or 0)
     chain_models = {m: pipe["dbt_s"].get(m) for m in CHAIN}
     chain_s = sum(v for v in chain_models.values() if v)
     splits = [floor_split(b) for b in floors]
@@ -287,12 +292,14 @@ def summarise(sim: dict, pipe: dict, floors: list[dict]) -> dict:
             "dbt staging + fct_events (dbt_partitioned)": {"seconds": steps.get("dbt_partitioned"),
                                                            "events_per_s": rate(n, steps.get("dbt_partitioned"))},
             "dbt marts (dbt_marts)": {"seconds": steps.get("dbt_marts"), "events_per_s": rate(n, steps.get("dbt_marts"))},
-            "ingest + dbt (sum of steps)": {"seconds": round(ingest_dbt, 3), "events_per_s": rate(n, ingest_dbt)},
+            "training shards (training_shards)": {"seconds": steps.get("training_shards"),
+                                                  "events_per_s": rate(n, steps.get("training_shards"))},
+            "ingest + dbt + shards (sum of steps)": {"seconds": round(ingest_dbt, 3), "events_per_s": rate(n, ingest_dbt)},
             "whole Dagster run (wall)": {"seconds": pipe["wall_s"], "events_per_s": rate(n, pipe["wall_s"])},
             "dbt chain models only (sum of model times)": {"seconds": round(chain_s, 3), "events_per_s": rate(n, chain_s)},
             "bare DuckDB floor: ingest steps": {"seconds": floor["ingest"], "events_per_s": rate(n, floor["ingest"])},
-            "bare DuckDB floor: chain steps": {"seconds": floor["chain"], "events_per_s": rate(n, floor["chain"])},
-            "bare DuckDB floor: raw files to marts (wall)": {"seconds": floor["wall"],
+            "bare DuckDB floor: chain + shards steps": {"seconds": floor["chain"], "events_per_s": rate(n, floor["chain"])},
+            "bare DuckDB floor: raw files to shards (wall)": {"seconds": floor["wall"],
                                                             "events_per_s": rate(n, floor["wall"])},
         },
         "floor_runs_wall_s": [s["wall"] for s in splits],
@@ -315,7 +322,7 @@ def markdown(result: dict) -> str:
         ev = f"{row['events_per_s']:,}" if row["events_per_s"] is not None else "-"
         lines.append(f"| {name} | {secs} | {ev} |")
     runs = " and ".join(f"{w:.1f} s" for w in s["floor_runs_wall_s"])
-    lines += ["", f"end to end (the whole run's wall time) / floor (raw files to marts; runs before and after the "
+    lines += ["", f"end to end (the whole run's wall time) / floor (raw files to shards; runs before and after the "
               f"pipeline: {runs}): **{s['end_to_end_over_floor']}x**",
               f"ingest / the floor's ingest steps: {s['ingest_over_floor_ingest']}x; dbt (both assets) / the floor's "
               f"chain: {s['dbt_over_floor_chain']}x; dbt chain models / the floor's chain: "
@@ -370,7 +377,7 @@ def main() -> None:
         floors = [run_child(["--child", "bare", "--window-days", str(args.days)], home)]
         print(f"  floor: {floors[0]['wall_s']} s; running the pipeline ...", flush=True)
         pipe = run_child(["--child", "pipeline", "--first", start.isoformat(), "--last", last.isoformat(),
-                          "--window-days", str(args.days)], home)
+                          "--window-days", str(args.days), "--shards"], home)
         print(f"  pipeline: success {pipe['success']}, {pipe['wall_s']} s; running the floor again ...", flush=True)
         floors.append(run_child(["--child", "bare", "--window-days", str(args.days)], home))
         result = {"benchmark": "pipeline_throughput", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
