@@ -54,6 +54,14 @@ def _rows(day: date, n: int, rng: random.Random, prefix: str) -> list[dict]:
     return rows
 
 
+def write_days(home: Path, fmt: str, rows: int, days: int) -> None:
+    """The landing days of one format (the same rows for every format: one seed per format)."""
+    rng = random.Random(0)
+    for k in range(days):
+        day = START + timedelta(days=k)
+        write_day(home / "landing" / "events" / f"date={day.isoformat()}", fmt, _rows(day, rows, rng, day.isoformat()))
+
+
 def write_day(folder: Path, fmt: str, rows: list[dict]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
@@ -109,11 +117,14 @@ def main() -> None:
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--child", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
+    parser.add_argument("--write", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(RESULT_PREFIX + json.dumps(child(Path(args.home), args.child, args.days)))
         return
-    rng = random.Random(0)
+    if args.write:
+        write_days(Path(args.home), args.write, args.rows, args.days)
+        return
     results = []
     print(f"{args.rows:,} rows x {args.days} landing days per format (1 % bad ts, 1 % duplicates)")
     print("| format | path | rows read | accepted | quarantined | seconds | events/s | peak RSS MB |")
@@ -121,10 +132,10 @@ def main() -> None:
     for fmt in args.formats.split(","):
         home = Path(tempfile.mkdtemp(prefix=f"corebrain-ingestbench-{fmt}-"))
         try:
-            for k in range(args.days):
-                day = START + timedelta(days=k)
-                write_day(home / "landing" / "events" / f"date={day.isoformat()}", fmt,
-                          _rows(day, args.rows, rng, day.isoformat()))
+            # in a child process: the rows built in Python would otherwise stay in this process's
+            # heap, and each ingest child would start (and report its peak RSS) from that size
+            subprocess.run([sys.executable, __file__, "--write", fmt, "--home", str(home), "--rows",
+                            str(args.rows), "--days", str(args.days)], check=True)
             for path in args.paths.split(","):
                 r = run_child(home, path, args.days, args.before_repo)
                 r.update(format=fmt, path=path, events_per_s=round(r["rows_read"] / r["seconds"]))
