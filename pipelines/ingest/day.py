@@ -47,6 +47,7 @@ from pipelines.ingest.validate import Rejected, best_effort_user_id, validate_ro
 __all__ = ["DayReport", "IngestSession", "ingest_landing_day", "ingest_landing_days"]
 
 OUT_BATCH_ROWS = 100_000
+OUR_SQL_ERRORS = (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException)
 ROW_KEY = 1 << 40  # (file, row) as one BIGINT: file_idx * ROW_KEY + source_row
 EVENT_FIELDS = ("event_id", "ts", "user_id", "session_id", "event_type", "item_id", "query", "market", "price")
 STAGED_OK = """CREATE OR REPLACE TEMP TABLE ok (
@@ -158,7 +159,7 @@ class IngestSession:
                 self._drop_file(file_idx)
                 self._file_level(report, file_idx, entry.source_file, rejected.reason, rejected.detail)
                 continue
-            except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException):
+            except OUR_SQL_ERRORS:
                 raise  # a bug in our SQL, not in the file: never hide it as a corrupt file
             except Exception as exc:  # noqa: BLE001 - whatever a file does, it fails that file, not the day
                 self._drop_file(file_idx)
@@ -208,7 +209,9 @@ class IngestSession:
         if whole is not None:
             try:
                 return self._stage_batches(file_idx, scanner, [whole], landing_day, params)
-            except duckdb.InvalidInputException:
+            except OUR_SQL_ERRORS:
+                raise  # a bug in our SQL, not in the file
+            except duckdb.Error:  # DuckDB refused a value (not UTF-8, a ragged line, out of range)
                 self._drop_file(file_idx)
         return self._stage_batches(file_idx, scanner, scanner.batches(), landing_day, params)
 
@@ -217,8 +220,13 @@ class IngestSession:
         if path.suffix.lower() != ".parquet":
             return {}
         quoted = str(path).replace("'", "''")
-        return {name: type_ for name, type_, *_ in
-                self.con.sql(f"DESCRIBE SELECT * FROM read_parquet('{quoted}')").fetchall()}
+        try:
+            return {name: type_ for name, type_, *_ in
+                    self.con.sql(f"DESCRIBE SELECT * FROM read_parquet('{quoted}')").fetchall()}
+        except OUR_SQL_ERRORS:
+            raise
+        except duckdb.Error:  # a footer DuckDB cannot read: no fast path, the Arrow reader decides
+            return {}
 
     def _stage_batches(self, file_idx: int, scanner: Scanner, batches, landing_day: date, params: dict) -> int:
         con = self.con
