@@ -13,6 +13,11 @@ One scanner per format, each reading its file in bounded pieces (``BLOCK_BYTES``
 - Parquet: ``pyarrow`` batches (strings read as bytes so that bad UTF-8 is a row reason, not a file
   failure), each column's kind decided once from its Arrow type, its values in DuckDB.
 
+Parquet files whose columns both readers see alike and well-formed CSV files also have a fast path,
+``whole_file_batch``: one batch whose SQL has DuckDB read the whole file itself (``read_parquet`` /
+``read_csv``), no Arrow round trip. Where DuckDB refuses a value there, the caller falls back to
+``batches``.
+
 Each batch knows how to give a row back to Python (``values``, for the residue rows
 ``checks_sql`` does not decide) and each scanner how to fetch the raw text of rows again
 (``raw_at``, for rows found to be duplicates after the file was read). A failure in the middle of
