@@ -823,25 +823,20 @@ class ParquetScanner(Scanner):
             return [(row, render_raw(row), None) for row in self.rows_at(idxs)]
         return Batch(None, native_parquet_sql(source, kinds), rows)
 
-    def _row_groups(self, offsets: list[int]) -> dict[int, list[int]]:
-        """{row group: [0-based file row]} of the wanted rows."""
+    def rows_at(self, offsets: list[int]) -> list[dict]:
+        """Rows by 0-based file index as the row-by-row reader gave them (``python_rows``), each row
+        group read once."""
         starts, total = [], 0
         for g in range(self.file.metadata.num_row_groups):
             starts.append(total)
             total += self.file.metadata.row_group(g).num_rows
         by_group: dict[int, list[int]] = {}
         for off in sorted(set(offsets)):
-            g = bisect.bisect_right(starts, off) - 1
-            by_group.setdefault(g, []).append(off)
-        self._starts = starts
-        return by_group
-
-    def rows_at(self, offsets: list[int]) -> list[dict]:
-        """Rows by 0-based file index as the row-by-row reader gave them (``python_rows``)."""
+            by_group.setdefault(bisect.bisect_right(starts, off) - 1, []).append(off)
         got: dict[int, dict] = {}
-        for g, offs in self._row_groups(offsets).items():
+        for g, offs in by_group.items():
             group = self.file.read_row_group(g)
-            for off, row in zip(offs, python_rows(group, [o - self._starts[g] for o in offs]), strict=True):
+            for off, row in zip(offs, python_rows(group, [o - starts[g] for o in offs]), strict=True):
                 got[off] = row
         return [got[off] for off in offsets]
 
