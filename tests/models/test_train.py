@@ -177,6 +177,7 @@ def test_ddp_two_processes_match_one_at_equal_global_batch(tmp_path):
     l2 = [h["train_loss"] for h in two["history"]]
     assert len(l1) == len(l2) == 3
     assert l1 == pytest.approx(l2, rel=1e-5)
+    assert l2[-1] < l2[0]                                                 # and it trains
     a = load_checkpoint(Path(one.out_dir) / "checkpoint.pt")
     b = load_checkpoint(tmp_path / "two" / "checkpoint.pt")
     assert a["step"] == b["step"] == 6
